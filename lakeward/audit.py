@@ -1,0 +1,69 @@
+"""`audit.runs`: one row per step of every run, so any number can be traced to the run that made it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+
+from lakeward.lake.catalog import ensure_table
+
+RUNS = "audit.runs"
+RUNS_SCHEMA = pa.schema([
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("step", pa.string(), nullable=False),
+    pa.field("kind", pa.string(), nullable=False),
+    pa.field("status", pa.string(), nullable=False),
+    pa.field("source", pa.string()),
+    pa.field("object", pa.string()),
+    pa.field("table_name", pa.string()),
+    pa.field("window_start", pa.timestamp("us", tz="UTC")),
+    pa.field("window_end", pa.timestamp("us", tz="UTC")),
+    pa.field("batch_id", pa.string()),
+    pa.field("rows_in", pa.int64()),
+    pa.field("rows_out", pa.int64()),
+    pa.field("snapshot_id", pa.int64()),
+    pa.field("watermark", pa.timestamp("us", tz="UTC")),
+    pa.field("error", pa.string()),
+    pa.field("details", pa.string()),
+    pa.field("code_version", pa.string(), nullable=False),
+    pa.field("definition_hash", pa.string(), nullable=False),
+    pa.field("triggered_by", pa.string(), nullable=False),
+    pa.field("started_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("finished_at", pa.timestamp("us", tz="UTC"), nullable=False),
+])
+_lock = threading.Lock()  # steps finish on several threads; one table takes one commit at a time
+
+
+@dataclass
+class StepRecord:
+    run_id: str
+    step: str
+    kind: str
+    status: str  # succeeded | failed | skipped
+    code_version: str
+    definition_hash: str
+    triggered_by: str
+    started_at: datetime
+    finished_at: datetime
+    source: str | None = None
+    object: str | None = None
+    table_name: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    batch_id: str | None = None
+    rows_in: int | None = None
+    rows_out: int | None = None
+    snapshot_id: int | None = None
+    watermark: datetime | None = None
+    error: str | None = None
+    details: str | None = field(default=None, repr=False)
+
+
+def record(catalog: Catalog, step: StepRecord) -> None:
+    with _lock:
+        table = ensure_table(catalog, RUNS, RUNS_SCHEMA)
+        table.append(pa.Table.from_pylist([asdict(step)], schema=RUNS_SCHEMA))

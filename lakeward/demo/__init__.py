@@ -1,0 +1,1 @@
+"""Demo data sources used by the walkthrough and the tests."""

@@ -1,0 +1,58 @@
+"""What a person sees after a run: steps, rows and failures, and for the demo what the warehouse holds."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from lakeward.definition import Definition
+from lakeward.home import Home
+from lakeward.lake import engine
+from lakeward.lake.catalog import all_tables, open_catalog
+from lakeward.runner import RunResult
+
+if TYPE_CHECKING:
+    from lakeward.demo.run_demo import DemoResult
+
+
+def print_run(console: Console, result: RunResult) -> None:
+    table = Table("step", "status", "window", "rows in", "rows out", "note", title=f"Run {result.run_id}")
+    for sid, res in result.results.items():
+        out = res.outcome
+        window = f"{out.window.start:%Y-%m-%d %H:%M} → {out.window.end:%Y-%m-%d %H:%M}" if out and out.window else ""
+        style = {"succeeded": "green", "failed": "bold red", "skipped": "yellow"}[res.status]
+        table.add_row(sid, f"[{style}]{res.status}[/]", window, _n(out.rows_in if out else None),
+                      _n(out.rows_out if out else None), res.error or "")
+    console.print(table)
+
+
+def print_summary(console: Console, defn: Definition, home: Home, demo: DemoResult) -> None:
+    statuses = Counter(r.status for run in demo.runs for r in run.results.values())
+    console.print(
+        f"\n{len(demo.runs)} pipeline runs: " + ", ".join(f"{n} steps {s}" for s, n in sorted(statuses.items()))
+    )
+    for run in demo.runs:
+        for failed in run.failed():
+            console.print(f"[bold red]FAILED[/] {run.run_id} {failed.step.id}: {failed.error}")
+    catalog = open_catalog(home)
+    tables = Table("table", "rows", title="Warehouse")
+    for identifier in all_tables(catalog):
+        count = engine.query(catalog, f"SELECT count(*) AS n FROM {identifier}").column("n")[0].as_py()
+        tables.add_row(identifier, _n(count))
+    console.print(tables)
+    if "daily_revenue" in defn.marts:
+        latest = engine.query(catalog, """
+            SELECT revenue_date, currency, gross_amount, refund_amount, net_amount, orders, buyers
+            FROM marts.daily_revenue ORDER BY revenue_date DESC, currency LIMIT 9""")
+        revenue = Table(*latest.column_names, title="marts.daily_revenue (latest days)")
+        for row in latest.to_pylist():
+            revenue.add_row(*(str(v) for v in row.values()))
+        console.print(revenue)
+    console.print(f"Lakehouse: {home.root}   Try: lakeward query \"select * from marts.daily_revenue\"")
+
+
+def _n(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"

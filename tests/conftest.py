@@ -1,0 +1,99 @@
+"""Shared fixtures: a real PostgreSQL (pgserver) per test worker, a fresh database and lakehouse per test."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import yaml
+
+from lakeward.definition import Definition
+from lakeward.demo import embedded_postgres, marketplace
+from lakeward.home import Home
+from lakeward.lake import engine
+from lakeward.lake.catalog import all_tables, open_catalog
+from lakeward.load_definition import load_definition
+
+REPO = Path(__file__).resolve().parent.parent
+# A fixed wall clock outside the business-hours window, so tests get the off-hours limits.
+NIGHT = datetime(2026, 10, 3, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    # The server runs as its own OS user when we are root, so its folder must be reachable by it.
+    root = Path(tempfile.mkdtemp(prefix="lakeward-pg-"))
+    root.chmod(0o755)
+    dsn = embedded_postgres.server_dsn(root / "data")
+    yield dsn
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_dsn(pg_server, request, monkeypatch) -> str:
+    """A fresh, empty database for this test, wired to the definition's connection reference."""
+    name = "t_" + hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:12]
+    dsn = embedded_postgres.database_dsn(pg_server, name, fresh=True)
+    monkeypatch.setenv(embedded_postgres.DSN_VARIABLE, dsn)
+    return dsn
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Home:
+    monkeypatch.setenv("LAKEWARD_HOME", str(tmp_path / "lakeward"))
+    return Home.from_env().ensure()
+
+
+def write_definition(folder: Path, edit=None) -> Definition:
+    """The repository's pipeline.yaml, optionally edited, written to `folder` with SQL paths kept valid."""
+    raw = yaml.safe_load((REPO / "pipeline.yaml").read_text())
+    for mart in raw.get("marts", {}).values():
+        mart["sql"] = str(REPO / mart["sql"])
+    for source in raw["sources"].values():
+        for obj in source["objects"].values():
+            if obj.get("staging_sql"):
+                obj["staging_sql"] = str(REPO / obj["staging_sql"])
+    if edit:
+        edit(raw)
+    path = folder / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_definition(path)
+
+
+@pytest.fixture
+def definition(tmp_path) -> Definition:
+    return write_definition(tmp_path)
+
+
+@pytest.fixture
+def marketplace_db(pg_dsn) -> str:
+    """The marketplace schema filled with a small, seeded month of history ending before NIGHT."""
+    with psycopg.connect(pg_dsn) as conn:
+        marketplace.create_schema(conn)
+        marketplace.generate_history(
+            conn, seed=11, scale=0.1, start=datetime(2026, 9, 1, tzinfo=UTC),
+            end=datetime(2026, 10, 1, tzinfo=UTC),
+        )
+    return pg_dsn
+
+
+def warehouse_fingerprint(home: Home) -> dict[str, tuple[int, str]]:
+    """Row count and an order-independent content checksum of every table but the audit trail."""
+    catalog = open_catalog(home)
+    out = {}
+    for identifier in all_tables(catalog):
+        if identifier.startswith("audit."):
+            continue
+        con = engine.connect(catalog, [identifier])
+        count, digest = con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {identifier} AS t"
+        ).fetchall()[0]
+        out[identifier] = (count, str(digest))
+    return out
+
+
