@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from lakeward import runner
+from lakeward import dag, runner
 from lakeward.definition import Definition, DefinitionError
 from lakeward.demo import embedded_postgres
 from lakeward.home import Home
@@ -93,8 +93,10 @@ def run(
         errors.print(f"--source: unknown source {sorted(unknown)[0]!r} (declared: {', '.join(defn.sources)})")
         raise typer.Exit(2)
     embedded_postgres.ensure_local_source(home.postgres_data)
-    result = runner.run(defn, home, sources=set(source) if source else None, start=_utc(start, "start"),
-                        end=_utc(end, "end"))
+    chosen = set(source) if source else None
+    with report.step_progress(console, len(dag.select(dag.build(defn), chosen))) as on_event:
+        result = runner.run(defn, home, sources=chosen, start=_utc(start, "start"), end=_utc(end, "end"),
+                            reextract=reextract, on_event=on_event)
     report.print_run(console, result)
     if not result.ok:
         raise typer.Exit(1)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from lakeward.definition import Definition
@@ -16,6 +20,29 @@ from lakeward.runner import RunResult
 
 if TYPE_CHECKING:
     from lakeward.demo.run_demo import DemoResult
+
+
+@contextmanager
+def step_progress(console: Console, steps: int) -> Iterator[Callable[[str, str, int], None]]:
+    """A progress display for one run: finished steps overall, and rows read by each running extraction."""
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console, transient=True)
+    overall = progress.add_task("steps", total=steps)
+    rows: dict[str, int] = {}
+    lock = threading.Lock()  # events arrive from the runner's worker threads
+
+    def on_event(step: str, status: str, n: int) -> None:
+        with lock:
+            if status == "rows":
+                rows.setdefault(step, progress.add_task(step, total=None))
+                progress.update(rows[step], advance=n, description=f"{step} rows")
+            elif status in ("succeeded", "failed", "skipped"):
+                progress.advance(overall)
+                if step in rows:
+                    progress.remove_task(rows.pop(step))
+
+    with progress:
+        yield on_event
 
 
 def print_run(console: Console, result: RunResult) -> None:

@@ -69,3 +69,15 @@ def test_validate_and_an_invalid_definition(tmp_path):
 def test_run_rejects_an_unknown_source(home):
     out = cli.invoke(app, ["run", "--source", "stripe"])
     assert out.exit_code == 2 and "unknown source 'stripe'" in out.stderr
+
+
+def test_run_reruns_a_window_from_the_command_line(loaded):
+    args = ["run", "--definition", str(loaded.path), "--start", "2000-01-01T00:00:00Z", "--end", "2026-10-01T00:00:00Z"]
+    replay = cli.invoke(app, args)
+    assert replay.exit_code == 0, replay.stderr
+    fresh = cli.invoke(app, [*args, "--reextract"])
+    assert fresh.exit_code == 0, fresh.stderr
+    out = cli.invoke(app, ["query", "select details from audit.runs where step = 'extract:postgres.orders' "
+                                    "order by finished_at", "-f", "json"])
+    reused = [json.loads(r["details"])["reused_landing"] for r in json.loads(out.stdout)]
+    assert reused == [False, True, False]  # first load, replay of the landed batch, read again on request
