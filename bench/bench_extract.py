@@ -22,6 +22,7 @@ from lakeward.definition import Limits, ObjectSpec, PostgresSource
 from lakeward.demo import embedded_postgres
 from lakeward.lake import landing
 from lakeward.sources import extract_postgres
+from lakeward.sources.target import Target
 
 TABLE_DDL = """
 DROP TABLE IF EXISTS bench_orders;
@@ -51,7 +52,7 @@ def raw_copy(dsn: str, select: str) -> tuple[float, int]:
     return time.perf_counter() - started, size
 
 
-def lakeward_extract(target: extract_postgres.Target, window: landing.Window, chunk_rows: int, streams: int
+def lakeward_extract(target: Target, window: landing.Window, chunk_rows: int, streams: int
                      ) -> tuple[float, int]:
     root = Path(tempfile.mkdtemp(prefix="lakeward-bench-landing-"))
     try:
@@ -85,7 +86,7 @@ def main() -> None:
     source = PostgresSource(kind="postgres", connection="env:LAKEWARD_BENCH_DSN", cadence=timedelta(hours=1),
                             objects={"orders": ObjectSpec(table="public.bench_orders", primary_key=["id"],
                                                       cursor="updated_at")})
-    target = extract_postgres.Target("bench", source, "orders", source.objects["orders"], "bench")
+    target = Target("bench", source, "orders", source.objects["orders"], "bench")
     columns = extract_postgres.describe(target, extract_postgres.conninfo(target))
     select = f"SELECT {', '.join(columns)} FROM public.bench_orders"  # every column, as stored
     window = landing.Window(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))

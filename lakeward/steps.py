@@ -21,7 +21,8 @@ from lakeward.definition import Definition, staging_table
 from lakeward.home import Home
 from lakeward.lake import engine, landing, merge, schema
 from lakeward.lake.catalog import load_table
-from lakeward.sources import extract_postgres
+from lakeward.sources.registry import extractor
+from lakeward.sources.target import Target
 
 
 @dataclass
@@ -61,9 +62,9 @@ def extract(ctx: Context, step: Step) -> Outcome:
     reused = manifest is not None
     if manifest is None:
         writer = landing.BatchWriter(ctx.home.landing, step.source, step.object, window).begin()
-        target = extract_postgres.Target(step.source, source, step.object, spec, str(ctx.definition.path))
+        target = Target(step.source, source, step.object, spec, str(ctx.definition.path))
         limits = source.limits_at(ctx.now)
-        arrow_schema, stats = extract_postgres.extract(
+        arrow_schema, stats = extractor(source.kind)(
             target, window, writer, limits, ctx.permits.get(step.source), lambda n: ctx.on_rows(step.id, n))
         manifest = writer.commit(arrow_schema, stats | {"concurrency": limits.concurrency})
     ctx.manifests[step.id] = manifest

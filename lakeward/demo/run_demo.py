@@ -1,23 +1,23 @@
 """`lakeward demo`: a whole company's pipeline on a laptop, from an empty folder to a reconciled mart.
 
-It starts the embedded PostgreSQL, fills the marketplace with a month of history, loads it, then
-simulates hours of live changes, running the pipeline after each, exactly as the hourly schedule would.
+It starts every system of the synthetic company (the embedded PostgreSQL, the local API servers),
+fills them with a month of history, loads it, then simulates hours of live changes, running the pipeline
+after each, exactly as the hourly schedule would.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lakeward import runner
 from lakeward.definition import Definition
-from lakeward.demo import embedded_postgres, marketplace
+from lakeward.demo.company import Company
+from lakeward.demo.company import systems as company_systems
 from lakeward.home import Home
 
 
@@ -43,35 +43,41 @@ def run_demo(defn: Definition, home: Home, *, hours: int, days: int, scale: floa
              console: Console) -> DemoResult:
     reset(home)
     home.ensure()
-    if not os.environ.get(embedded_postgres.DSN_VARIABLE):
-        with console.status("Starting the embedded PostgreSQL"):
-            server = embedded_postgres.server_dsn(home.postgres_data)
-            os.environ[embedded_postgres.DSN_VARIABLE] = embedded_postgres.database_dsn(server, fresh=True)
-    dsn = os.environ[embedded_postgres.DSN_VARIABLE]
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     live_from = now - timedelta(hours=hours)
     result = DemoResult()
-    with console.status(f"Generating {days} days of marketplace history (scale {scale})"), psycopg.connect(dsn) as conn:
-        marketplace.create_schema(conn)
-        result.history_rows = marketplace.generate_history(
-            conn, seed=seed, scale=scale, start=live_from - timedelta(days=days), end=live_from)
-    console.print(f"Generated history: {_counts(result.history_rows)}")
-    with _progress(console) as progress:
-        task = progress.add_task("Initial load", total=hours + 1)
-        result.runs.append(runner.run(defn, home, end=live_from, triggered_by="demo:initial-load"))
-        progress.advance(task)
-        for hour in range(hours):
-            hour_start = live_from + timedelta(hours=hour)
-            progress.update(task, description=f"Hour {hour_start:%Y-%m-%d %H:00} UTC")
-            with psycopg.connect(dsn) as conn:
-                changes = marketplace.simulate_hour(conn, seed=seed, scale=scale, hour_start=hour_start)
-            for kind, n in changes.items():
-                result.simulated_changes[kind] = result.simulated_changes.get(kind, 0) + n
-            result.runs.append(runner.run(
-                defn, home, end=hour_start + timedelta(hours=1), triggered_by="demo:hourly"))
+    company = Company(seed=seed, scale=scale, home=home)
+    try:
+        for system in company_systems():
+            with console.status(f"Starting {system.name}"):
+                system.start(company)
+            company.systems[system.name] = system
+        with console.status(f"Generating {days} days of history (scale {scale})"):
+            for system in company.systems.values():
+                _add(result.history_rows, system.generate_history(company, live_from - timedelta(days=days), live_from))
+        console.print(f"Generated history: {_counts(result.history_rows)}")
+        with _progress(console) as progress:
+            task = progress.add_task("Initial load", total=hours + 1)
+            result.runs.append(runner.run(defn, home, end=live_from, triggered_by="demo:initial-load"))
             progress.advance(task)
-    console.print(f"Simulated {hours} hour(s) of changes: {_counts(result.simulated_changes)}")
+            for hour in range(hours):
+                hour_start = live_from + timedelta(hours=hour)
+                progress.update(task, description=f"Hour {hour_start:%Y-%m-%d %H:00} UTC")
+                for system in company.systems.values():
+                    _add(result.simulated_changes, system.simulate_hour(company, hour_start))
+                result.runs.append(runner.run(
+                    defn, home, end=hour_start + timedelta(hours=1), triggered_by="demo:hourly"))
+                progress.advance(task)
+        console.print(f"Simulated {hours} hour(s) of changes: {_counts(result.simulated_changes)}")
+    finally:
+        for system in company.systems.values():
+            system.stop()
     return result
+
+
+def _add(total: dict[str, int], counts: dict[str, int]) -> None:
+    for kind, n in counts.items():
+        total[kind] = total.get(kind, 0) + n
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import adbc_driver_postgresql.dbapi as adbc
 import psycopg
@@ -22,10 +21,11 @@ import pyarrow as pa
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from lakeward.definition import DefinitionError, Limits, ObjectSpec, PostgresSource
+from lakeward.definition import DefinitionError, Limits, PostgresSource
 from lakeward.lake.landing import BatchWriter, Window
 from lakeward.sources.connections import resolve
 from lakeward.sources.postgres_types import INTROSPECT, Column, to_arrow
+from lakeward.sources.target import Target
 
 # The cursor's equi-depth histogram from ANALYZE: free to read, and good enough to balance streams.
 HISTOGRAM = """
@@ -37,27 +37,16 @@ class ExtractError(RuntimeError):
     """The source could not be read; names the table and the reason."""
 
 
-@dataclass(frozen=True)
-class Target:
-    """What to read: one object of one source, as the definition declares it."""
-
-    source_name: str
-    source: PostgresSource
-    object_name: str
-    spec: ObjectSpec
-    definition_file: str
-
-    @property
-    def table(self) -> str:
-        return self.spec.table or f"public.{self.object_name}"
-
-    def key(self, *parts: str) -> str:
-        return ".".join(["sources", self.source_name, "objects", self.object_name, *parts])
+def table_name(target: Target) -> str:
+    """The schema-qualified table an object reads: its `table`, else `public.<object>`."""
+    return target.spec.table or f"public.{target.object_name}"
 
 
 def conninfo(target: Target) -> str:
+    source = target.source
+    assert isinstance(source, PostgresSource)
     dsn = resolve(target.source.connection, f"sources.{target.source_name}.connection")
-    timeout_ms = int(target.source.statement_timeout.total_seconds() * 1000)
+    timeout_ms = int(source.statement_timeout.total_seconds() * 1000)
     return make_conninfo(
         dsn, application_name="lakeward",
         options=f"-c statement_timeout={timeout_ms} -c default_transaction_read_only=on",
@@ -68,12 +57,12 @@ def describe(target: Target, info: str) -> dict[str, Column]:
     """The table's columns; checks that the declared key, cursor and partition columns exist."""
     try:
         with psycopg.connect(info) as conn:
-            rows = conn.execute(INTROSPECT, (target.table,)).fetchall()
+            rows = conn.execute(INTROSPECT, (table_name(target),)).fetchall()
     except psycopg.errors.UndefinedTable:
         raise DefinitionError(
-            target.definition_file, target.key("table"), f"table {target.table} does not exist") from None
+            target.definition_file, target.key("table"), f"table {table_name(target)} does not exist") from None
     except psycopg.Error as err:
-        raise ExtractError(f"{target.table}: cannot read the catalog: {_first_line(err)}") from None
+        raise ExtractError(f"{table_name(target)}: cannot read the catalog: {_first_line(err)}") from None
     columns = {name: Column(name, typ, typmod, element) for name, typ, typmod, element in rows}
     declared = [("primary_key", c) for c in target.spec.primary_key] + [("cursor", target.spec.cursor)]
     if target.spec.partition:
@@ -82,7 +71,7 @@ def describe(target: Target, info: str) -> dict[str, Column]:
         if column not in columns:
             raise DefinitionError(
                 target.definition_file, target.key(key),
-                f"column '{column}' is not in table {target.table} (columns: {', '.join(columns)})",
+                f"column '{column}' is not in table {table_name(target)} (columns: {', '.join(columns)})",
             )
     return columns
 
@@ -116,7 +105,7 @@ def extract(
         with ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="extract") as pool:
             chunks = sum(pool.map(read, enumerate(parts)))
     except (adbc.Error, psycopg.Error) as err:
-        raise ExtractError(f"{target.table}: extraction failed: {_first_line(err)}") from None
+        raise ExtractError(f"{table_name(target)}: extraction failed: {_first_line(err)}") from None
     stats = {"chunks": chunks, "chunk_rows": limits.chunk_rows, "streams": len(parts),
              "seconds": round(time.perf_counter() - started, 3)}
     return (schemas[0] if schemas else reader.empty_schema()), stats
@@ -131,20 +120,20 @@ class _Reader:
         self.chunk_rows, self.permits = chunk_rows, permits
         self.order = [target.spec.cursor, *target.spec.primary_key]
         self.order_by = sql.SQL(", ").join(sql.Identifier(c) for c in self.order)
-        schema_name, table_name = target.table.split(".")
+        schema_name, relation = table_name(target).split(".")
         self.select = sql.SQL("SELECT {columns} FROM {table}").format(
             columns=sql.SQL(", ").join(
                 sql.SQL(col.select_expression(sql.Identifier(name).as_string())) for name, col in columns.items()),
-            table=sql.Identifier(schema_name, table_name),
+            table=sql.Identifier(schema_name, relation),
         )
 
     def split(self, window: Window, streams: int) -> list[Window]:
         """Cut the window at histogram bounds into up to `streams` parts holding similar row counts."""
         if streams < 2 or self.columns[self.target.spec.cursor].type != "timestamptz":
             return [window]
-        schema_name, table_name = self.target.table.split(".")
+        schema_name, relation = table_name(self.target).split(".")
         with psycopg.connect(self.info) as conn:
-            row = conn.execute(HISTOGRAM, (schema_name, table_name, self.target.spec.cursor)).fetchone()
+            row = conn.execute(HISTOGRAM, (schema_name, relation, self.target.spec.cursor)).fetchone()
             if not row or not row[0]:
                 return [window]
             bounds = conn.execute("SELECT unnest(%s::text::timestamptz[])", (row[0],)).fetchall()
