@@ -1,0 +1,1 @@
+"""Local HTTP emulators of the SaaS APIs Lakeward reads, for the demo and the tests."""
