@@ -1,7 +1,12 @@
-"""CDK entry point (`cdk synth` runs `python app.py`).
+"""CDK entry point (`cdk synth` runs `python app.py`): one stack per environment, from pipeline.yaml.
 
-The stacks are not written yet. Exiting with an error keeps anyone from deploying an empty app."""
+    python app.py                 # dev
+    cdk synth -c env=prod         # the CLI passes context through CDK_CONTEXT_JSON
+"""
 
-import sys
+from __future__ import annotations
 
-sys.exit("Lakeward's CDK stacks are not written yet: nothing to synthesize (see cdk/README.md).")
+from cdk.app import synthesize
+
+if __name__ == "__main__":
+    synthesize()

@@ -9,6 +9,7 @@ from datetime import datetime
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
+from lakeward import audit_chain
 from lakeward.lake.catalog import ensure_table
 
 RUNS = "audit.runs"
@@ -34,6 +35,12 @@ RUNS_SCHEMA = pa.schema([
     pa.field("triggered_by", pa.string(), nullable=False),
     pa.field("started_at", pa.timestamp("us", tz="UTC"), nullable=False),
     pa.field("finished_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("source_cursor", pa.string()),  # JSON: the cursor range the batch covered
+    pa.field("file_checksums", pa.string()),  # JSON: landing files with their sha256
+    pa.field("quality", pa.string()),  # JSON: quality results of the step
+    pa.field("seq", pa.int64()),
+    pa.field("prev_hash", pa.string()),
+    pa.field("record_hash", pa.string()),
 ])
 _lock = threading.Lock()  # steps finish on several threads; one table takes one commit at a time
 
@@ -61,9 +68,20 @@ class StepRecord:
     watermark: datetime | None = None
     error: str | None = None
     details: str | None = field(default=None, repr=False)
+    source_cursor: str | None = None
+    file_checksums: str | None = field(default=None, repr=False)
+    quality: str | None = None
 
 
 def record(catalog: Catalog, step: StepRecord) -> None:
+    """Append one record chained to the one before it; the chain head moves in the same commit."""
     with _lock:
         table = ensure_table(catalog, RUNS, RUNS_SCHEMA)
-        table.append(pa.Table.from_pylist([asdict(step)], schema=RUNS_SCHEMA))
+        if set(RUNS_SCHEMA.names) - set(table.schema().column_names):  # a trail begun by an older version
+            with table.update_schema() as update:
+                update.union_by_name(RUNS_SCHEMA)
+        linked = audit_chain.chain(table, asdict(step))
+        with table.transaction() as tx:
+            tx.append(pa.Table.from_pylist([linked], schema=RUNS_SCHEMA))
+            tx.set_properties({audit_chain.HEAD_PROPERTY: audit_chain.head_value(linked)})
+        audit_chain.to_object_lock(linked)

@@ -82,6 +82,7 @@ def run(
         str | None, typer.Option(help="Window start, ISO-8601 UTC (default: watermark - lookback).")] = None,
     end: Annotated[str | None, typer.Option(help="Window end, ISO-8601 UTC (default: now).")] = None,
     reextract: Annotated[bool, typer.Option(help="Read the source again even if this window already landed.")] = False,
+    rebuild_marts: Annotated[bool, typer.Option(help="Rebuild partitioned marts whole, not by day.")] = False,
     definition: DefinitionOption = None,
 ) -> None:
     """Run the pipeline once: extract, land, stage, then the marts downstream, in dependency order."""
@@ -96,7 +97,7 @@ def run(
     chosen = set(source) if source else None
     with report.step_progress(console, len(dag.select(dag.build(defn), chosen))) as on_event:
         result = runner.run(defn, home, sources=chosen, start=_utc(start, "start"), end=_utc(end, "end"),
-                            reextract=reextract, on_event=on_event)
+                            reextract=reextract, rebuild_marts=rebuild_marts, on_event=on_event)
     report.print_run(console, result)
     if not result.ok:
         raise typer.Exit(1)
@@ -105,9 +106,10 @@ def run(
 @app.command()
 def status(
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    runs: Annotated[bool, typer.Option("--runs", help="Only the failed, crashed and stuck runs.")] = False,
     definition: DefinitionOption = None,
 ) -> None:
-    """Per source object: last success, watermark and freshness against the source cadence."""
+    """Per source object: last success, watermark and freshness; then the runs to recover and how."""
     from lakeward.status import object_status
 
     defn, home = _definition(definition), Home.from_env()
@@ -116,8 +118,16 @@ def status(
         "watermark": _ts(row.watermark), "freshness": "-" if row.freshness is None else _age(row.freshness),
         "fresh": row.fresh, "last_status": row.last_status or "never run", "last_error": row.last_error or "",
     } for row in object_status(defn, open_catalog(home))]
+    if runs:
+        _print_rows(_runs_needing_attention(defn, home), ["run_id", "status", "started_at", "first_failure",
+                                                         "command"], format)
+        return
     _print_rows(rows, ["source", "object", "last_success", "watermark", "freshness", "fresh", "last_status",
                        "last_error"], format)
+    if format is Format.table:
+        for run in _runs_needing_attention(defn, home):
+            console.print(f"[bold red]{run['status']}[/] run {run['run_id']} ({run['first_failure'][:120]}) "
+                          f"-> recover with: [bold]{run['command']}[/]", highlight=False)
 
 
 @app.command()
@@ -133,6 +143,20 @@ def query(
         errors.print(f"[bold red]Query failed:[/] {err}", highlight=False)
         raise typer.Exit(1) from None
     _print_arrow(result, format)
+
+
+@app.command()
+def quality(
+    table: Annotated[str | None, typer.Option(help="Only this table, e.g. staging.postgres__orders.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Results of this run id (default: the newest).")] = None,
+) -> None:
+    """Quality results: rule, status, observed value, bounds and message, per table."""
+    from lakeward.quality.summary import latest, print_results
+
+    rows = latest(open_catalog(Home.from_env()), table, run)
+    print_results(console, rows, title=f"Quality results{f' of run {run}' if run else ''}")
+    if any(r["status"] == "fail" for r in rows):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -171,3 +195,18 @@ def _ts(value: datetime | None) -> str:
 def _age(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 1440}d {minutes % 1440 // 60}h" if minutes >= 1440 else f"{minutes // 60}h {minutes % 60}m"
+
+
+def _runs_needing_attention(defn: Definition, home: Home) -> list[dict]:
+    from lakeward.load_definition import definition_hash
+    from lakeward.recovery.run_health import attention
+    from lakeward.version import code_version
+
+    meta = {"code_version": code_version(), "definition_hash": definition_hash(defn), "triggered_by": "cli:status"}
+    return [{"run_id": h.run_id, "status": h.status, "started_at": _ts(h.started_at), "first_failure": h.first_failure,
+             "command": h.command} for h in attention(defn, home, open_catalog(home), meta)]
+
+
+from lakeward.recovery import commands as _recovery_commands  # noqa: E402 - registers on the app defined above
+
+_recovery_commands.register(app)

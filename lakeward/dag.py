@@ -12,8 +12,9 @@ from typing import Literal
 
 from lakeward import sql
 from lakeward.definition import Definition, DefinitionError, staging_table
+from lakeward.quality import edges as quality_edges
 
-StepKind = Literal["extract", "stage", "mart"]
+StepKind = Literal["extract", "quality", "stage", "mart"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,9 @@ class Step:
     @property
     def table(self) -> str | None:
         """The Iceberg table this step publishes."""
-        if self.kind == "stage":
+        if self.kind in ("stage", "quality") and self.source:
             return staging_table(self.source, self.object)  # type: ignore[arg-type]
-        return f"marts.{self.mart}" if self.kind == "mart" else None
+        return f"marts.{self.mart}" if self.kind in ("mart", "quality") else None
 
 
 def mart_inputs(defn: Definition, mart: str) -> set[str]:
@@ -44,11 +45,13 @@ def build(defn: Definition) -> dict[str, Step]:
     publisher: dict[str, str] = {}
     for source, obj, _ in defn.objects():
         extract, stage = f"extract:{source}.{obj}", f"stage:{source}.{obj}"
+        gate = f"quality:{staging_table(source, obj)}"  # audits the landed batch; the stage commit publishes it
         steps[extract] = Step(extract, "extract", source, obj)
-        steps[stage] = Step(stage, "stage", source, obj, upstream=frozenset({extract}))
+        steps[gate] = Step(gate, "quality", source, obj, upstream=frozenset({extract}))
+        steps[stage] = Step(stage, "stage", source, obj, upstream=frozenset({gate}))
         publisher[staging_table(source, obj)] = stage
     for mart in defn.marts:
-        publisher[f"marts.{mart}"] = f"mart:{mart}"
+        publisher[f"marts.{mart}"] = f"quality:marts.{mart}"
     for mart in defn.marts:
         upstream = set()
         for table in sorted(mart_inputs(defn, mart)):
@@ -61,6 +64,9 @@ def build(defn: Definition) -> dict[str, Step]:
                 )
             upstream.add(publisher[table])
         steps[f"mart:{mart}"] = Step(f"mart:{mart}", "mart", mart=mart, upstream=frozenset(upstream))
+        steps[f"quality:marts.{mart}"] = Step(
+            f"quality:marts.{mart}", "quality", mart=mart, upstream=frozenset({f"mart:{mart}"}))
+    quality_edges.add_parents(defn, steps, publisher)
     _check_acyclic(defn, steps)
     return steps
 
@@ -69,7 +75,7 @@ def _check_acyclic(defn: Definition, steps: dict[str, Step]) -> None:
     try:
         TopologicalSorter({s.id: s.upstream for s in steps.values()}).prepare()
     except CycleError as err:
-        cycle = [node.removeprefix("mart:") for node in err.args[1]]
+        cycle = [node.removeprefix("mart:") for node in err.args[1] if not node.startswith("quality:")]
         raise DefinitionError(
             defn.path, f"marts.{cycle[0]}.sql", "marts read each other in a cycle: " + " -> ".join(cycle)
         ) from err
@@ -86,7 +92,7 @@ def select(steps: dict[str, Step], sources: set[str] | None) -> dict[str, Step]:
     while changed:
         changed = False
         for sid, step in steps.items():
-            if sid not in chosen and step.kind == "mart" and step.upstream & chosen:
+            if sid not in chosen and step.mart and step.upstream & chosen:
                 chosen.add(sid)
                 changed = True
     return {

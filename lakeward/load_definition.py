@@ -61,9 +61,10 @@ def _check_sql(defn: Definition, tree: yaml.Node | None) -> None:
     for name, mart in defn.marts.items():
         key = ["marts", name, "sql"]
         try:
-            sql.read(defn.root / mart.sql)
+            reads = sql.tables_read(sql.read(defn.root / mart.sql))
         except sql.SqlError as err:
             raise DefinitionError(defn.path, ".".join(key), str(err), _line_of(tree, key)) from None
+        _check_changes(defn, name, reads, tree)
     for source, obj, spec in defn.objects():
         if spec.staging_sql:
             key = ["sources", source, "objects", obj, "staging_sql"]
@@ -71,6 +72,21 @@ def _check_sql(defn: Definition, tree: yaml.Node | None) -> None:
                 sql.read(defn.root / spec.staging_sql)
             except sql.SqlError as err:
                 raise DefinitionError(defn.path, ".".join(key), str(err), _line_of(tree, key)) from None
+
+
+def _check_changes(defn: Definition, name: str, reads: set[str], tree: yaml.Node | None) -> None:
+    """A mart's `changes` name tables its SQL reads, and each is a SELECT over `changed` and those tables."""
+    for table, text in defn.marts[name].changes.items():
+        key = ["marts", name, "changes", table]
+        problem = None if table in reads else f"the mart SQL does not read {table}"
+        if problem is None:
+            try:
+                extra = sql.tables_read(sql.parse(text, f"marts.{name}.changes")) - reads - {"changed"}
+                problem = f"reads {sorted(extra)[0]}, which the mart SQL does not read" if extra else None
+            except sql.SqlError as err:
+                problem = str(err)
+        if problem:
+            raise DefinitionError(defn.path, ".".join(key), problem, _line_of(tree, key))
 
 
 def _line_of(node: yaml.Node | None, keys: list[str]) -> int | None:

@@ -6,6 +6,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -13,9 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from lakeward.definition import Definition
+from lakeward.headline import headline
 from lakeward.home import Home
 from lakeward.lake import engine
 from lakeward.lake.catalog import all_tables, open_catalog
+from lakeward.quality.summary import print_summary as quality_summary
 from lakeward.runner import RunResult
 
 if TYPE_CHECKING:
@@ -52,7 +55,8 @@ def print_run(console: Console, result: RunResult) -> None:
         window = f"{out.window.start:%Y-%m-%d %H:%M} → {out.window.end:%Y-%m-%d %H:%M}" if out and out.window else ""
         style = {"succeeded": "green", "failed": "bold red", "skipped": "yellow"}[res.status]
         table.add_row(sid, f"[{style}]{res.status}[/]", window, _n(out.rows_in if out else None),
-                      _n(out.rows_out if out else None), res.error or "")
+                      _n(out.rows_out if out else None),
+                      res.error or "; ".join(out.details.get("warnings", []) if out else []))  # quality warnings
     console.print(table)
 
 
@@ -65,6 +69,7 @@ def print_summary(console: Console, defn: Definition, home: Home, demo: DemoResu
         for failed in run.failed():
             console.print(f"[bold red]FAILED[/] {run.run_id} {failed.step.id}: {failed.error}")
     catalog = open_catalog(home)
+    quality_summary(console, catalog, [run.run_id for run in demo.runs])
     tables = Table("table", "rows", title="Warehouse")
     for identifier in all_tables(catalog):
         count = engine.query(catalog, f"SELECT count(*) AS n FROM {identifier}").column("n")[0].as_py()
@@ -78,6 +83,11 @@ def print_summary(console: Console, defn: Definition, home: Home, demo: DemoResu
         for row in latest.to_pylist():
             revenue.add_row(*(str(v) for v in row.values()))
         console.print(revenue)
+    today = datetime.now(UTC).date()
+    kpis = Table("KPI", "value", "mart", title=f"Headline KPIs (yesterday = {today - timedelta(days=1)})")
+    for kpi in headline(defn, catalog, today):
+        kpis.add_row(kpi.name, ", ".join(f"{k} {v}" for k, v in kpi.values.items()) or "no data", f"marts.{kpi.mart}")
+    console.print(kpis)
     console.print(f"Lakehouse: {home.root}   Try: lakeward query \"select * from marts.daily_revenue\"")
 
 

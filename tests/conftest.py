@@ -12,12 +12,12 @@ import psycopg
 import pytest
 import yaml
 
+from lakeward import sql
 from lakeward.definition import Definition
 from lakeward.demo import embedded_postgres, marketplace
 from lakeward.home import Home
-from lakeward.lake import engine
-from lakeward.lake.catalog import all_tables, open_catalog
 from lakeward.load_definition import load_definition
+from lakeward.recovery import fingerprint
 
 REPO = Path(__file__).resolve().parent.parent
 # A fixed wall clock outside the business-hours window, so tests get the off-hours limits.
@@ -49,9 +49,13 @@ def home(tmp_path, monkeypatch) -> Home:
     return Home.from_env().ensure()
 
 
-def write_definition(folder: Path, edit=None) -> Definition:
-    """The repository's pipeline.yaml, optionally edited, written to `folder` with SQL paths kept valid."""
+def write_definition(folder: Path, edit=None, sources=("postgres",)) -> Definition:
+    """The repository's pipeline.yaml with only `sources` (None: all), optionally edited, written to `folder`
+    with SQL paths kept valid. Other sources need their emulators, which only their own tests start."""
     raw = yaml.safe_load((REPO / "pipeline.yaml").read_text())
+    if sources is not None:
+        raw["sources"] = {name: src for name, src in raw["sources"].items() if name in sources}
+        raw["marts"] = _marts_fed_by(raw)
     for mart in raw.get("marts", {}).values():
         mart["sql"] = str(REPO / mart["sql"])
     for source in raw["sources"].values():
@@ -63,6 +67,20 @@ def write_definition(folder: Path, edit=None) -> Definition:
     path = folder / "pipeline.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return load_definition(path)
+
+
+def _marts_fed_by(raw: dict) -> dict:
+    """The marts whose inputs (read from their SQL) all come from the kept sources or other kept marts."""
+    marts = dict(raw.get("marts", {}))
+    reads = {name: sql.tables_read(sql.read(REPO / m["sql"])) for name, m in marts.items()}
+    kept = {f"staging.{s}__" for s in raw["sources"]}
+    while True:
+        have = {f"marts.{name}" for name in marts}
+        dropped = [n for n in marts if any(not t.startswith(tuple(kept)) and t not in have for t in reads[n])]
+        if not dropped:
+            return marts
+        for name in dropped:
+            del marts[name]
 
 
 @pytest.fixture
@@ -84,16 +102,6 @@ def marketplace_db(pg_dsn) -> str:
 
 def warehouse_fingerprint(home: Home) -> dict[str, tuple[int, str]]:
     """Row count and an order-independent content checksum of every table but the audit trail."""
-    catalog = open_catalog(home)
-    out = {}
-    for identifier in all_tables(catalog):
-        if identifier.startswith("audit."):
-            continue
-        con = engine.connect(catalog, [identifier])
-        count, digest = con.execute(
-            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {identifier} AS t"
-        ).fetchall()[0]
-        out[identifier] = (count, str(digest))
-    return out
+    return fingerprint.fingerprint(home)
 
 

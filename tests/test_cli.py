@@ -38,7 +38,8 @@ def test_information_schema_lists_every_iceberg_table(loaded):
                            "-f", "json"])
     tables = {r["t"] for r in json.loads(out.stdout)}
     staged = {f"staging.postgres__{o}" for o in loaded.sources["postgres"].objects}
-    assert tables == staged | {"marts.daily_revenue", "audit.runs"}
+    marts = {f"marts.{m}" for m in loaded.marts}
+    assert tables == staged | marts | {"audit.runs", "audit.quality_metrics", "audit.quality_results"}
 
 
 def test_a_bad_query_names_the_problem(loaded):

@@ -18,6 +18,10 @@ from typing import Protocol
 import psycopg
 
 from lakeward.demo import embedded_postgres, marketplace
+from lakeward.demo.events_world import EventsSystem
+from lakeward.demo.ga4_world import Ga4System
+from lakeward.demo.salesforce_world import SalesforceSystem
+from lakeward.demo.stripe_world import StripeSystem
 from lakeward.home import Home
 
 
@@ -77,4 +81,4 @@ class PostgresSystem:
 
 def systems() -> list[System]:
     """Every system of the company, in the order they must be generated."""
-    return [PostgresSystem()]
+    return [PostgresSystem(), StripeSystem(), SalesforceSystem(), Ga4System(), EventsSystem()]

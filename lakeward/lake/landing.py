@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lakeward.recovery import faults
 from lakeward.version import code_version
 
 MANIFEST = "manifest.json"
@@ -117,6 +118,7 @@ class BatchWriter:
         )
         tmp = self.dir / (MANIFEST + ".tmp")
         tmp.write_text(json.dumps(asdict(manifest), indent=2))
+        faults.reached("landing.before_manifest")
         tmp.replace(self.dir / MANIFEST)  # atomic: the batch is committed from this instant
         return manifest
 
@@ -141,6 +143,7 @@ class _Stream:
             self.files.append({"path": path.name, "rows": 0})
             self._file_rows = 0
         self._writer.write_batch(batch)
+        faults.reached("landing.mid_write")
         self._file_rows += batch.num_rows
         self.files[-1]["rows"] += batch.num_rows
         self.rows += batch.num_rows
@@ -182,3 +185,16 @@ def read_batch(root: Path, manifest: Manifest) -> pa.Table:
             f"landing batch {manifest.batch_id}: {table.num_rows} rows on disk, manifest says {manifest.row_count}"
         )
     return table
+
+
+def clean_uncommitted(root: Path) -> list[Path]:
+    """Remove batch folders without a manifest: a crash mid-write left them, and no reader may pair them."""
+    import shutil
+
+    removed = []
+    for folder in sorted(root.glob("*/*/*")):
+        # Batch folders are named by their 20-hex-digit id; anything else (a ledger) is not a batch.
+        if folder.is_dir() and len(folder.name) == 20 and not (folder / MANIFEST).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed

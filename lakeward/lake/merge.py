@@ -28,6 +28,7 @@ from pyiceberg.table import Table
 
 from lakeward.definition import Partition
 from lakeward.lake import engine, schema
+from lakeward.recovery import faults
 
 BATCH_COLUMN = "_lw_batch_id"
 
@@ -93,6 +94,7 @@ def merge(
             merged = con.sql(f"SELECT * EXCLUDE (_lw_src, _lw_rank) FROM ({ranked}) WHERE _lw_rank = 1")
             merged = merged.to_arrow_table()
             tx.overwrite(schema.conform(merged, table), overwrite_filter=scope, snapshot_properties=properties)
+            faults.reached("stage.mid_commit")  # data files written, the catalog not yet pointed at them
         tx.set_properties(properties)
     if inserted or updated:
         snapshot_id = table.refresh().current_snapshot().snapshot_id

@@ -107,7 +107,7 @@ def extract(
     except (adbc.Error, psycopg.Error) as err:
         raise ExtractError(f"{table_name(target)}: extraction failed: {_first_line(err)}") from None
     stats = {"chunks": chunks, "chunk_rows": limits.chunk_rows, "streams": len(parts),
-             "seconds": round(time.perf_counter() - started, 3)}
+             "seconds": round(time.perf_counter() - started, 3), "source_columns": list(columns)}
     return (schemas[0] if schemas else reader.empty_schema()), stats
 
 

@@ -22,6 +22,9 @@ from lakeward.sources.target import Target
 
 EXTRACTORS = {
     "postgres": "lakeward.sources.extract_postgres",
+    "salesforce": "lakeward.sources.extract_salesforce",
+    "stripe": "lakeward.sources.extract_stripe",
+    "files": "lakeward.sources.extract_files",
 }
 
 

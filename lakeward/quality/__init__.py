@@ -1,0 +1,6 @@
+"""Data quality gates: declared rules per table, one metrics query per table, anomalies over history,
+results in `audit.quality_results`, the same rules as a pydeequ VerificationSuite for Glue.
+
+Modules: rules (the declarations), declare (reading quality/*.yaml), compile_metrics (one query per table),
+anomaly and evaluate (judging), store (audit tables), gate (the pipeline step), publish (reverting a mart),
+deequ (Glue), emf (CloudWatch), summary (what people read)."""

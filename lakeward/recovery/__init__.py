@@ -1,0 +1,1 @@
+"""Recovery: fault points, crash cleanup, reruns, backfills, fault scenarios and reconciliation."""

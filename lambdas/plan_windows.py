@@ -1,0 +1,5 @@
+"""Lambda: turn a state machine's input (mode, start, end) into the windows it loads."""
+
+from lakeward.aws.handlers import plan_handler
+
+handler = plan_handler()
