@@ -37,7 +37,7 @@ bench: $(VENV)/.runtime
 lint: $(VENV)/.test
 	$(BIN)/ruff check lakeward tests bench cdk step_functions lambdas glue_jobs app.py
 
-# AWS packaging without Docker: build/lambda (code + pinned Linux wheels) and build/glue (library zip).
+# AWS packaging without Docker: build/lambda and build/lambda-steps (code + pinned Linux wheels), build/glue.
 build: $(VENV)/.test
 	$(BIN)/python -m cdk.package
 

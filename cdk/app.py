@@ -8,7 +8,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from cdk.package import BUILD, package
+from cdk.package import ASSETS, BUILD, package
 from cdk.settings import for_env
 from cdk.stack import LakewardStack
 from lakeward.load_definition import load_definition
@@ -24,7 +24,8 @@ def build_app(definition: Path | None = None, env: str | None = None, outdir: st
     env = env or app.node.try_get_context("env") or "dev"
     defn = load_definition(definition or ROOT / "pipeline.yaml")
     build_dir = build_dir or BUILD
-    if not (build_dir / "lambda").exists():  # `make build` made it; package the code alone otherwise
+    # `make build` made them; package the code alone otherwise
+    if not all((build_dir / asset).exists() for asset in ASSETS):
         package(defn, build_dir, dependencies=False)
     stack = LakewardStack(app, defn=defn, settings=for_env(env), build_dir=build_dir)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -31,12 +31,19 @@ def log_retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays[next(v for d, v in _RETENTION.items() if d >= days)]
 
 
+STEP_ROLES = {"stage", "quality"}  # pyiceberg and DuckDB: cdk/package.py builds them their own asset
+
+
+def asset_of(role: str) -> str:
+    return "lambda-steps" if role in STEP_ROLES else "lambda"
+
+
 class FunctionFactory:
     def __init__(self, scope: Construct, settings: Settings, naming: Naming, key: kms.IKey,
                  build_dir: Path, env: dict[str, str]):
         self.scope, self.settings, self.naming, self.key, self.env = scope, settings, naming, key, env
         self.build_dir = build_dir
-        self.code = lambda_.Code.from_asset(str(build_dir / "lambda"))
+        self.code = {asset: lambda_.Code.from_asset(str(build_dir / asset)) for asset in ("lambda", "lambda-steps")}
         self.powertools = lambda_.LayerVersion.from_layer_version_arn(
             scope, "Powertools", POWERTOOLS.format(partition=cdk.Aws.PARTITION, region=cdk.Aws.REGION,
                                                    v=settings.powertools_layer_version))
@@ -50,7 +57,7 @@ class FunctionFactory:
         return lambda_.Function(
             scope, f"Function{camel(role)}", function_name=self.naming.function(role), description=description,
             runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.X86_64,
-            handler=f"lambdas.{module}.handler", code=self.code, layers=[self.powertools],
+            handler=f"lambdas.{module}.handler", code=self.code[asset_of(role)], layers=[self.powertools],
             memory_size=self.settings.lambda_memory_mb, ephemeral_storage_size=cdk.Size.gibibytes(4),
             timeout=cdk.Duration.minutes(self.settings.lambda_timeout_minutes),
             reserved_concurrent_executions=reserved, environment={**self.env, "POWERTOOLS_SERVICE_NAME": role},

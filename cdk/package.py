@@ -1,6 +1,7 @@
 """Packaging without Docker (`make build`): the Lambda asset folder and the Glue library zip.
 
-    build/lambda/                 lakeward/, lambdas/, the definition and its SQL (+ pinned wheels)
+    build/lambda/                 lakeward/, lambdas/, the definition and its SQL (+ extraction wheels)
+    build/lambda-steps/           the same code (+ the stage and quality wheels: pyiceberg, DuckDB)
     build/glue/lakeward.zip       --extra-py-files of every Glue job
     build/glue/definition/        the definition and its SQL, read by the Glue scripts
 """
@@ -20,42 +21,54 @@ from lakeward.quality.declare import rules_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
-REQUIREMENTS = ROOT / "requirements-lambda.txt"
+# Each Lambda asset and the pinned wheels it vendors: one asset with both sets would exceed Lambda's limit.
+ASSETS = {"lambda": ROOT / "requirements-lambda.txt", "lambda-steps": ROOT / "requirements-lambda-steps.txt"}
 LAMBDA_PYTHON = "3.12"  # cdk/functions.py runs this runtime
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
 # What the functions never import, removed from the vendored wheels: Lambda allows 250 MB unzipped.
 TRIM = ["*/tests", "*/__pycache__", "**/*.pyi", "**/*.pxd", "**/*.pyx", "pyarrow/include", "pyarrow/src",
         "pyarrow/libarrow_flight.so*", "pyarrow/libarrow_substrait.so*", "pyarrow/_flight*", "pyarrow/_substrait*",
-        "numpy/_core/include", "numpy/f2py", "*.dist-info"]
+        "numpy/_core/include", "numpy/f2py", "*.dist-info", "hive_metastore", "fb303"]
 LAMBDA_LIMIT_MB = 250
 
 
 def package(defn: Definition, out: Path = BUILD, dependencies: bool = True) -> Path:
-    lam, glue = out / "lambda", out / "glue"
-    for folder in (lam, glue):
+    glue = out / "glue"
+    for folder in (glue, *(out / asset for asset in ASSETS)):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-    for package_dir in ("lakeward", "lambdas"):
-        shutil.copytree(ROOT / package_dir, lam / package_dir, ignore=_SKIP)
-    _definition(defn, lam)
+    for asset, requirements in ASSETS.items():
+        lam = out / asset
+        for package_dir in ("lakeward", "lambdas"):
+            shutil.copytree(ROOT / package_dir, lam / package_dir, ignore=_SKIP)
+        _definition(defn, lam)
+        if dependencies:
+            _vendor(lam, requirements)
+            size = unzipped_mb(lam)
+            print(f"{lam}: {size:.0f} MB unzipped (Lambda allows {LAMBDA_LIMIT_MB} MB with layers)")
+            if size > LAMBDA_LIMIT_MB:
+                print(f"warning: {lam} is over the Lambda size limit; see docs/aws.md, packaging", file=sys.stderr)
     _definition(defn, glue / "definition")
     with zipfile.ZipFile(glue / "lakeward.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted((ROOT / "lakeward").rglob("*.py")):
             zf.write(path, path.relative_to(ROOT).as_posix())
-    if dependencies:
-        # Wheels for the Lambda runtime (Amazon Linux 2023, x86_64, CPython 3.12) whatever machine builds them.
-        platforms = [arg for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64") for arg in ("--platform", tag)]
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        "--target", str(lam), *platforms, "--implementation", "cp", "--python-version", LAMBDA_PYTHON,
-                        "--only-binary=:all:", "--no-deps", "-r", str(REQUIREMENTS)], check=True)
-        for pattern in TRIM:
-            for path in lam.glob(pattern):
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-        size = sum(p.stat().st_size for p in lam.rglob("*") if p.is_file() and not p.is_symlink()) // 2**20
-        print(f"{lam}: {size} MB unzipped (Lambda allows {LAMBDA_LIMIT_MB} MB with layers)")
-        if size > LAMBDA_LIMIT_MB:
-            print(f"warning: {lam} is over the Lambda size limit; see docs/aws.md, packaging", file=sys.stderr)
     return out
+
+
+def unzipped_mb(folder: Path) -> float:
+    """What Lambda counts against its limit: every file as extracted (a symlink is a copy in a zip)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def _vendor(lam: Path, requirements: Path) -> None:
+    # Wheels for the Lambda runtime (Amazon Linux 2023, x86_64, CPython 3.12) whatever machine builds them.
+    platforms = [arg for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64") for arg in ("--platform", tag)]
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--target", str(lam), *platforms, "--implementation", "cp", "--python-version", LAMBDA_PYTHON,
+                    "--only-binary=:all:", "--no-deps", "-r", str(requirements)], check=True)
+    for pattern in TRIM:
+        for path in lam.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def _definition(defn: Definition, into: Path) -> None:

@@ -12,4 +12,4 @@ class Quality(Construct):
     def __init__(self, scope: Construct, cid: str, *, functions: FunctionFactory):
         super().__init__(scope, cid)
         self.function: lambda_.Function = functions.make(
-            self, "quality", "quality_gate", "Blocking quality gate: key uniqueness and nulls, on Athena")
+            self, "quality", "quality_gate", "Blocking quality gate: the declared rules (lakeward.quality), as locally")

@@ -28,7 +28,7 @@ def _rows(catalog: Catalog, query: str) -> dict[str, object]:
 
 
 def headline(defn: Definition, catalog: Catalog, today: date) -> list[Kpi]:
-    """Yesterday's net revenue, current MRR and yesterday's funnel conversion, from the marts present."""
+    """Yesterday's net revenue, current MRR, yesterday's funnel conversion and top campaign, from the marts present."""
     day = f"DATE '{today - timedelta(days=1):%Y-%m-%d}'"
     wanted = [
         ("net revenue yesterday (marketplace)", "daily_revenue",
@@ -41,6 +41,10 @@ def headline(defn: Definition, catalog: Catalog, today: date) -> list[Kpi]:
         ("funnel conversion yesterday (purchase sessions / sessions)", "funnel",
          f"SELECT source, round(CAST(sum(purchase_sessions) AS DOUBLE) / sum(sessions), 4) FROM marts.funnel "
          f"WHERE session_date = {day} GROUP BY 1 ORDER BY 1"),
+        ("top campaign (linear credit of order revenue)", "marketing_attribution",
+         "SELECT currency, max_by(campaign_key, credited) FROM (SELECT currency, campaign_key, "
+         "sum(credited_minor) AS credited FROM marts.marketing_attribution WHERE model = 'linear' "
+         "AND conversion_type = 'order' AND campaign_key <> '(none)' GROUP BY 1, 2) AS c GROUP BY 1 ORDER BY 1"),
     ]
     return [Kpi(name, mart, _rows(catalog, query)) for name, mart, query in wanted
             if mart in defn.marts and load_table(catalog, f"marts.{mart}") is not None]

@@ -68,8 +68,8 @@ def test_validate_and_an_invalid_definition(tmp_path):
 
 
 def test_run_rejects_an_unknown_source(home):
-    out = cli.invoke(app, ["run", "--source", "stripe"])
-    assert out.exit_code == 2 and "unknown source 'stripe'" in out.stderr
+    out = cli.invoke(app, ["run", "--source", "oracle"])
+    assert out.exit_code == 2 and "unknown source 'oracle'" in out.stderr
 
 
 def test_run_reruns_a_window_from_the_command_line(loaded):

@@ -15,15 +15,15 @@ from datetime import UTC, datetime
 
 import boto3
 from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
 
-from lakeward import steps, watermark
+from lakeward import watermark
 from lakeward.aws import optimizers, s3_landing
 from lakeward.aws.runtime import AwsRuntime
 from lakeward.dag import Step
 from lakeward.definition import Definition, staging_table
 from lakeward.home import Home
 from lakeward.lake import landing
-from lakeward.lake.catalog import load_table
 from lakeward.sources.connections import resolve
 from lakeward.sources.file_manifest import FILE_LIST
 from lakeward.sources.registry import extractor
@@ -48,7 +48,11 @@ def _window(task: dict, target: Target, catalog: Catalog) -> landing.Window:
         start = datetime.fromisoformat(raw["start"]) if raw.get("start") else None
     except (KeyError, TypeError, ValueError) as err:
         raise TaskError(f"task window {raw!r}: expected ISO-8601 'start' (or null) and 'end'") from err
-    current = watermark.read(load_table(catalog, staging_table(target.source_name, target.object_name)))
+    try:  # lakeward.lake.catalog would import SqlCatalog (SQLAlchemy), which no function ships
+        table = catalog.load_table(staging_table(target.source_name, target.object_name))
+    except NoSuchTableError:
+        table = None
+    current = watermark.read(table)
     return watermark.plan(target.source, target.spec, current, start, end)
 
 
@@ -70,12 +74,19 @@ def extract(task: dict, rt: AwsRuntime, catalog: Catalog, s3=None) -> dict:
     reused = manifest is not None
     if manifest is None:
         root = rt.scratch / "landing"
+        own = landing.batch_id(target.source_name, target.object_name, window)
+        previous = s3_landing.fetch_latest_manifest(s3, rt.landing_bucket, root, target.source_name,
+                                                    target.object_name, other_than=own)
         writer = landing.BatchWriter(root, target.source_name, target.object_name, window).begin()
-        limits = target.source.limits_at(datetime.now(UTC))
-        schema, stats = extractor(target.source.kind)(target, window, writer, limits)  # type: ignore[attr-defined]
-        manifest = writer.commit(schema, stats | {"concurrency": limits.concurrency})
-        s3_landing.upload(s3, rt.landing_bucket, root, manifest)
-        shutil.rmtree(writer.dir, ignore_errors=True)  # a warm Lambda keeps /tmp between calls
+        try:
+            limits = target.source.limits_at(datetime.now(UTC))
+            schema, stats = extractor(target.source.kind)(target, window, writer, limits)  # type: ignore[attr-defined]
+            manifest = writer.commit(schema, stats | {"concurrency": limits.concurrency})
+            s3_landing.upload(s3, rt.landing_bucket, root, manifest)
+        finally:
+            for folder in (writer.dir, previous.parent if previous else None):  # a warm Lambda keeps /tmp
+                if folder:
+                    shutil.rmtree(folder, ignore_errors=True)
     key = s3_landing.batch_prefix(manifest.source, manifest.object, manifest.batch_id) + landing.MANIFEST
     result = {"batch_id": manifest.batch_id, "manifest": key, "rows": manifest.row_count,
               "window": manifest.window, "reused_landing": reused}
@@ -90,6 +101,8 @@ def extract(task: dict, rt: AwsRuntime, catalog: Catalog, s3=None) -> dict:
 def run(kind: str, task: dict, rt: AwsRuntime, catalog: Catalog, s3=None) -> dict:
     """Run a graph step after extraction (`quality`, `stage`) exactly as the local runner does, on the
     batch the extraction of this run and window produced (or, for a mart gate, on the published mart)."""
+    from lakeward import steps  # DuckDB and the stage code: not on the extraction functions' import path
+
     s3 = s3 or boto3.client("s3")
     defn = rt.definition()
     home = Home(rt.scratch)

@@ -27,6 +27,36 @@ def committed(s3, bucket: str, source: str, obj: str, window: landing.Window) ->
     return landing.Manifest(**json.loads(body))
 
 
+def latest(s3, bucket: str, source: str, obj: str, other_than: str) -> landing.Manifest | None:
+    """The object's most recently committed batch other than `other_than`: manifests are written last, so
+    the newest manifest key is the newest commit (what drift detection compares against)."""
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{source}/{obj}/"):
+        for item in page.get("Contents", []):
+            parts = item["Key"].split("/")
+            if len(parts) == 4 and parts[3] == landing.MANIFEST and parts[2] != other_than:
+                keys.append((item["LastModified"], item["Key"]))
+    if not keys:
+        return None
+    newest = max(when for when, _ in keys)
+    # LastModified has one-second resolution: manifests of the same second are ordered by their own clock.
+    tied = [landing.Manifest(**json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+            for when, key in keys if when == newest]
+    return max(tied, key=lambda m: m.extracted_at)
+
+
+def fetch_latest_manifest(s3, bucket: str, root: Path, source: str, obj: str, other_than: str) -> Path | None:
+    """Put the object's latest committed manifest (not its data) into the local landing layout, where an
+    extractor looks for the previous batch; a Lambda starts with an empty /tmp."""
+    manifest = latest(s3, bucket, source, obj, other_than)
+    if manifest is None:
+        return None
+    folder = root / source / obj / manifest.batch_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / landing.MANIFEST).write_text(json.dumps(asdict(manifest), indent=2))
+    return folder / landing.MANIFEST
+
+
 def upload(s3, bucket: str, root: Path, manifest: landing.Manifest) -> str:
     """Upload a locally committed batch (parts and any side files such as a file list), manifest last;
     returns the manifest's key."""

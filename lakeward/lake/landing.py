@@ -111,7 +111,7 @@ class BatchWriter:
             files.append({"path": "part-00-00000.parquet", "rows": 0})
         for entry in files:
             path = self.dir / entry["path"]
-            entry["sha256"], entry["bytes"] = _sha256(path), path.stat().st_size
+            entry["sha256"], entry["bytes"] = sha256_file(path), path.stat().st_size
         manifest = Manifest(
             self.id, self.source, self.obj, self.window.as_dict(), self.rows, files,
             code_version(), _iso(datetime.now(UTC)), stats or {},
@@ -155,7 +155,7 @@ class _Stream:
         return self.files
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while chunk := fh.read(1 << 20):
@@ -176,7 +176,7 @@ def read_batch(root: Path, manifest: Manifest) -> pa.Table:
         path = folder / entry["path"]
         if not path.exists():
             raise LandingError(f"landing batch {manifest.batch_id}: file {path} is missing")
-        if _sha256(path) != entry["sha256"]:
+        if sha256_file(path) != entry["sha256"]:
             raise LandingError(f"landing batch {manifest.batch_id}: {path} does not match its manifest sha256")
         tables.append(pq.read_table(path))
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]

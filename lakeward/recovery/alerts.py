@@ -23,7 +23,7 @@ _lock = threading.Lock()
 @dataclass(frozen=True)
 class Alert:
     kind: str  # step_failed | run_crashed | schema_drift | duplicate_keys | reconcile_mismatch | ...
-    severity: str  # error | warning
+    severity: str  # error | warning | info (expected and absorbed, recorded for the trail)
     message: str
     run_id: str | None = None
     step: str | None = None
@@ -82,6 +82,19 @@ def for_run(result, recovery: str) -> list[Alert]:
             out.append(Alert("schema_drift", "warning", f"{step_id}: new source column(s) "
                              f"{', '.join(details['columns_added'])} added to {res.step.table}",
                              run_id=result.run_id, step=step_id, details={"added": details["columns_added"]}))
+        if details.get("rows_removed") and res.outcome.rows_out > details["rows_removed"]:
+            out.append(Alert("late_data", "info", f"{step_id}: re-read {len(details.get('days', []))} day(s) "
+                             f"within the lookback; {details['rows_removed']} staged row(s) were replaced by "
+                             f"{res.outcome.rows_out}: late rows for days already loaded are now in {res.step.table}",
+                             run_id=result.run_id, step=step_id,
+                             details={"days": details.get("days", []), "rows_removed": details["rows_removed"],
+                                      "rows_written": res.outcome.rows_out}))
+        if details.get("lines_quarantined"):
+            out.append(Alert("lines_quarantined", "warning", f"{step_id}: {details['lines_quarantined']} line(s) "
+                             f"could not be read (malformed JSON or a cut gzip stream); kept with their file and "
+                             f"error in {res.step.table}_quarantine, the readable lines loaded",
+                             run_id=result.run_id, step=step_id,
+                             details={"lines_quarantined": details["lines_quarantined"]}))
         removed = details.get("drift", {}).get("removed")
         if removed:
             out.append(Alert("schema_drift", "warning", f"{step_id}: source column(s) {', '.join(removed)} no "

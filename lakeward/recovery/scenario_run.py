@@ -9,6 +9,7 @@ command ran, and the two warehouses hold the same rows.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -22,7 +23,7 @@ import yaml
 
 from lakeward import runner, sql
 from lakeward.definition import Definition, staging_table
-from lakeward.demo import embedded_postgres, marketplace
+from lakeward.demo import embedded_postgres, events_world, ga4_world, marketplace
 from lakeward.home import Home
 from lakeward.lake import engine
 from lakeward.lake.catalog import open_catalog
@@ -48,12 +49,20 @@ class Sandbox:
     stripe_world: object | None = None
     salesforce: object | None = None  # the local Salesforce emulator
     salesforce_world: object | None = None
+    events_root: Path | None = None  # the app event firehose's folder
+    events_truth: object | None = None
+    ga4_world: object | None = None  # the GA4 export bucket (lakeward.demo.ga4_world.Ga4World)
+    ga4_on_time: dict = field(default_factory=dict)  # per day, the events GA4 had before the late ones came
 
     def simulate_hour(self) -> None:
         with psycopg.connect(self.dsn) as conn:
             marketplace.simulate_hour(conn, seed=5, scale=0.03, hour_start=self.t0)
             if self.stripe_world is not None:
                 self.stripe_world.advance(conn, self.t0, self.t1)
+            if self.events_root is not None:
+                _events(self, conn, self.t0, self.t1)
+        if self.ga4_world is not None:
+            _ga4_hours(self, self.t0, self.t1)
         if self.salesforce_world is not None:
             from lakeward.demo.salesforce_world import customers
 
@@ -113,6 +122,8 @@ class ScenarioReport:
 
 STRIPE_OBJECTS = ("customers", "charges", "refunds", "balance_transactions")
 SALESFORCE_OBJECTS = ("account", "opportunity")
+EVENTS_HISTORY = timedelta(days=2)  # app events and GA4: enough to stage, all of it read on the first run
+GA4_SCALE = 0.3  # a handful of sessions an hour, so that some of their events arrive late
 FAST_RETRY = {"attempts": 8, "base_delay": 0.01, "max_delay": 0.1}  # faults resolve in a second, not minutes
 
 
@@ -131,6 +142,9 @@ def sandbox_definition(defn: Definition, folder: Path, sources: tuple[str, ...])
         st["objects"] = {k: v for k, v in st["objects"].items() if k in STRIPE_OBJECTS}
         st["initial_start"] = (T0 - timedelta(days=31)).isoformat()
         st["retry"] = {**FAST_RETRY, "attempts": 3}
+    for files in ("events", "ga4"):  # a files source lists every hour or day since its initial start
+        if files in raw["sources"]:
+            raw["sources"][files]["initial_start"] = (T0 - EVENTS_HISTORY).isoformat()
     if "salesforce" in raw["sources"]:
         sf = raw["sources"]["salesforce"]
         sf["objects"] = {k: v for k, v in sf["objects"].items() if k in SALESFORCE_OBJECTS}
@@ -167,9 +181,34 @@ def prepare(defn: Definition, folder: Path, server_dsn: str, name: str) -> Sandb
         marketplace.generate_history(conn, seed=5, scale=0.03, start=T0 - timedelta(days=30), end=T0)
         if "stripe" in sources:
             _start_stripe(box, conn)
+        if "events" in sources:
+            box.events_root = folder / "events-source"
+            box.events_root.mkdir(parents=True, exist_ok=True)
+            os.environ[events_world.ROOT_VARIABLE] = str(box.events_root)
+            _events(box, conn, T0 - EVENTS_HISTORY, T0)
     if "salesforce" in sources:
         _start_salesforce(box)
+    if "ga4" in sources:
+        box.ga4_world = ga4_world.Ga4World(folder / "ga4-source", seed=5, scale=GA4_SCALE)
+        os.environ[ga4_world.ROOT_VARIABLE] = str(box.ga4_world.root)
+        _ga4_hours(box, T0 - EVENTS_HISTORY, T0)
     return box
+
+
+def _ga4_hours(box: Sandbox, start: datetime, end: datetime) -> None:
+    """GA4 sessions hour by hour, exported as GA4 would at the end of each hour."""
+    users, hour = ga4_world.app_users(box.dsn, end), start
+    while hour < end:
+        box.ga4_world.hour(users, hour)
+        hour += ga4_world.HOUR
+        box.ga4_world.export(hour)
+
+
+def _events(box: Sandbox, conn: psycopg.Connection, start: datetime, end: datetime) -> None:
+    """The app's events for the window, messy delivery but no malformed lines: the scenario adds those."""
+    activity = events_world.read_activity(conn, start, end)
+    box.events_truth = events_world.generate(box.events_root, activity, seed=5, scale=0.03, start=start, end=end,
+                                             faults=events_world.Faults(malformed=0.0), truth=box.events_truth)
 
 
 def _start_salesforce(box: Sandbox) -> None:

@@ -102,6 +102,37 @@ def _duplicate(box) -> None:
          params=(box.t0 + timedelta(minutes=20),))
 
 
+BAD_EVENT_LINES = 5  # malformed lines written into the faulted hour, besides one cut gzip stream
+
+
+def _malformed_events(box) -> None:
+    """The firehose delivers a file with broken lines and a gzip stream cut halfway in the faulted hour."""
+    import gzip
+
+    folder = box.events_root / "events" / f"dt={box.t0:%Y-%m-%d}" / f"hour={box.t0:%H}"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def line(n: int, kind: str = "page_view") -> bytes:
+        at = (box.t0 + timedelta(minutes=n % 60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return b'{"event_id":"fault-%s-%03d","event_type":"%s","occurred_at":"%s"}\n' % (
+            kind.encode(), n, kind.encode(), at.encode())
+    bad = [b'{"event_id":"fault-cut-json","event_ty\n', b'{"event_type":"login","occurred_at":"2026"}\n',
+           b'{"event_id":"fault-bad-time","event_type":"login","occurred_at":"yesterday"}\n',
+           b'{"event_id":"fault-bad-utf8-\xc3\x28","event_type":"login"}\n', b"not json at all\n"]
+    assert len(bad) == BAD_EVENT_LINES
+    (folder / "part-fault-mixed.json.gz").write_bytes(gzip.compress(line(1, "login") + b"".join(bad) + line(2)))
+    packed = gzip.compress(b"".join(line(n) for n in range(300)), 9)
+    (folder / "part-fault-cut.json.gz").write_bytes(packed[: len(packed) // 2])
+
+
+def _late_ga4(box) -> None:
+    """Three days pass at GA4: the late events of every open day reach their daily tables, re-exported in place."""
+    from lakeward.demo.ga4_world import DAY, LATE_HORIZON
+
+    box.ga4_on_time = {day: box.ga4_world.counts(day, as_of=box.t1) for day in box.ga4_world.truth}
+    box.ga4_world.export(box.t1 + LATE_HORIZON + DAY)
+
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
     Scenario("postgres_restart_mid_extract", "PostgreSQL restarts while a batch is being read",
              alert="source_unavailable", error="ExtractError",
@@ -131,6 +162,10 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in [
                                               WHERE p.id = q.id AND p.updated_at < q.updated_at""")),
     Scenario("clock_skew_cursor", "a row is written with a cursor six hours in the past, behind the lookback",
              alert="reconcile_mismatch", change=_skew, detect=lambda box: box.reconcile()),
+    Scenario("malformed_event_files", "app event files arrive with malformed lines and a truncated gzip stream",
+             alert="lines_quarantined", sources=("events",), change=_malformed_events),
+    Scenario("ga4_late_data", "GA4 events of day D reach its daily table on D+1 to D+3, rewritten in place",
+             alert="late_data", sources=("ga4",), change=_late_ga4),
     *[Scenario(f"kill_at_{point.replace('.', '_')}", f"kill -9 where {text}", alert="run_crashed", kill_at=point,
                tags=("kill",))
       for point, text in faults.POINTS.items() if not point.startswith("backfill.")],

@@ -6,7 +6,6 @@ it is the sha256 of the bytes, so a rewritten file is always read again.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import BinaryIO
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
+
+from lakeward.lake.landing import sha256_file
 
 TIME_FIELDS = {"%Y": r"(?P<Y>\d{4})", "%m": r"(?P<m>\d{2})", "%d": r"(?P<d>\d{2})", "%H": r"(?P<H>\d{2})"}
 
@@ -74,7 +75,7 @@ class Root:
         folder = Path(self.base, prefix)
         if not folder.is_dir():
             return []
-        return [SourceFile(p.relative_to(self.base).as_posix(), p.stat().st_size, _sha256(p))
+        return [SourceFile(p.relative_to(self.base).as_posix(), p.stat().st_size, sha256_file(p))
                 for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")]
 
     def _list_s3(self, prefix: str) -> list[SourceFile]:
@@ -98,11 +99,3 @@ def _endpoint() -> str | None:
     import os
 
     return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

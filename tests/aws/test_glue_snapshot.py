@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
+from unittest.mock import patch
 
 import boto3
 import psycopg
@@ -41,7 +43,8 @@ def test_the_snapshot_job_lands_exactly_the_windows_rows(marketplace_db, tmp_pat
             "lakeward_definition": "s3://assets/definition.zip", "lakeward_env": f"LAKEWARD_PG_DSN_SECRET_ARN={arn}",
             "LAKEWARD_LANDING_BUCKET": "landing", "LAKEWARD_LAKE_BUCKET": "lake",
         }
-        result = snapshot_postgres.run(args, s3, tmp_path / "scratch")
+        with patch.dict(os.environ):  # the job sets its environment, as Glue would, for this test only
+            result = snapshot_postgres.run(args, s3, tmp_path / "scratch")
         manifest_key = result["manifest"]
         manifest = json.loads(s3.get_object(Bucket="landing", Key=manifest_key)["Body"].read())
         folder = manifest_key.rsplit("/", 1)[0]

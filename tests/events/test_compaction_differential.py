@@ -4,7 +4,6 @@ same raw files, duplicates, late events, malformed lines and a damaged gzip file
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,7 +16,7 @@ from lakeward.compaction.compact import compact
 from lakeward.compaction.read_lines import read_lines
 from lakeward.demo import events_world
 from lakeward.sources.file_store import Root
-from tests.events.conftest import LINES_VIEW, SQL
+from tests.events.conftest import LINES_VIEW, SQL, whole_lines
 
 START = datetime(2026, 11, 20, 22, tzinfo=UTC)
 PATTERN = "dt=%Y-%m-%d/hour=%H/*.json.gz"
@@ -81,7 +80,7 @@ def test_spark_and_duckdb_give_identical_rows(spark, raw_files):
     by_status: dict[str, int] = {}
     for row in duck.to_pylist():
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-    readable = _complete_lines(root_path / "events" / "dt=2026-11-21" / "hour=02" / "part-damaged-0000.json.gz")
+    readable = whole_lines(root_path / "events" / "dt=2026-11-21" / "hour=02" / "part-damaged-0000.json.gz")
     assert 0 < len(readable) < 300
     assert duck.num_rows == truth.lines + len(readable) + 1 + 2  # +1: the cut tail, +2: the bad-byte file
     loaded_extra = {r["event_id"] for r in duck.to_pylist() if r["status"] == "loaded"} - set(truth.events)
@@ -90,16 +89,3 @@ def test_spark_and_duckdb_give_identical_rows(spark, raw_files):
     assert by_status["duplicate"] == truth.duplicates
     purchase = next(r for r in duck.to_pylist() if r["event_type"] == "purchase" and r["order_id"] == 900)
     assert purchase["amount"] == Decimal("19.99") and purchase["currency"] == "USD"
-
-
-def _complete_lines(path) -> list[str]:
-    """Event ids of the whole lines Python's own gzip reader gets out of a cut file before it fails."""
-    ids = []
-    with gzip.open(path, "rb") as fh:
-        try:
-            for line in fh:
-                if line.endswith(b"\n"):
-                    ids.append(json.loads(line)["event_id"])
-        except EOFError:
-            pass
-    return ids

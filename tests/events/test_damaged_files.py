@@ -4,29 +4,16 @@ and counted, through the real runner into Iceberg."""
 from __future__ import annotations
 
 import gzip
-import json
 from datetime import UTC, datetime, timedelta
 
 from lakeward import runner
 from lakeward.demo import events_world
 from lakeward.lake import engine
 from lakeward.lake.catalog import open_catalog
+from tests.events.conftest import whole_lines
 
 HOUR = datetime(2026, 11, 5, 14, tzinfo=UTC)
 BAD_LINE = b'{"event_id":"bad-\xc3\x28","event_type":"login","occurred_at":"2026-11-05T14:02:00Z"}'
-
-
-def _whole_lines(path) -> list[str]:
-    """Event ids of the complete lines Python's gzip module reads from a cut file before it gives up."""
-    ids = []
-    with gzip.open(path, "rb") as fh:
-        try:
-            for line in fh:
-                if line.endswith(b"\n"):
-                    ids.append(json.loads(line)["event_id"])
-        except EOFError:
-            pass
-    return ids
 
 
 def test_cut_and_undecodable_files_load_what_is_readable(events_root, events_defn, home):
@@ -43,7 +30,7 @@ def test_cut_and_undecodable_files_load_what_is_readable(events_root, events_def
         b'{"event_id":"ok-1","event_type":"login","occurred_at":"2026-11-05T14:01:00Z"}\n'
         + BAD_LINE + b"\n"
         b'{"event_id":"ok-2","event_type":"logout","occurred_at":"2026-11-05T14:03:00Z"}\n'))
-    readable = _whole_lines(folder / "part-cut-0000.json.gz")
+    readable = whole_lines(folder / "part-cut-0000.json.gz")
     assert 0 < len(readable) < 400
 
     result = runner.run(events_defn, home, end=HOUR + timedelta(hours=1), triggered_by="test")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
 
+from lakeward import cli
 from lakeward.cli import app
 from lakeward.lake.catalog import open_catalog
 from lakeward.quality import store
@@ -18,7 +19,8 @@ def _result(run_id: str, table: str, rule: str, status: str, at: datetime) -> st
                            f"{table}: {rule} is {status} in {run_id}", at, at)
 
 
-def test_the_quality_command_shows_the_newest_results_and_fails_on_a_failure(home):
+def test_the_quality_command_shows_the_newest_results_and_fails_on_a_failure(home, monkeypatch):
+    monkeypatch.setattr(cli.console, "width", 250)  # a wide page, whatever terminal the test worker has
     catalog = open_catalog(home)
     store.append(catalog, [], [
         _result("run-1", "staging.postgres__orders", "unique:id", "fail", T),

@@ -5,15 +5,22 @@ full load of the final source state (lakeward.recovery.fingerprint.compare)."""
 
 from __future__ import annotations
 
+import gzip
+import json
+from collections import Counter
+
 import pytest
 from typer.testing import CliRunner
 
 from lakeward.cli import app
+from lakeward.demo import events_world, ga4_world
 from lakeward.demo.salesforce_world import SECRET_VARIABLE as SALESFORCE_SECRET
 from lakeward.demo.stripe_world import SECRET_VARIABLE
+from lakeward.lake import engine
+from lakeward.lake.catalog import open_catalog
 from lakeward.load_definition import load_definition
 from lakeward.recovery.scenario_run import prepare, run_scenario
-from lakeward.recovery.scenarios import SCENARIOS
+from lakeward.recovery.scenarios import BAD_EVENT_LINES, SCENARIOS
 from tests.conftest import REPO
 
 # The kill matrix (tests/recovery/test_kill_matrix.py) covers every kill point; one runs here as a scenario.
@@ -30,6 +37,8 @@ EXPECTED = {  # what the person paged must read, per scenario: alert kind and th
     "clock_skew_cursor": ("reconcile_mismatch", "lakeward backfill --source postgres --object payments --start "
                                                 "2026-09-30T00:00:00+00:00 --end 2026-10-01T00:00:00+00:00"),
     "kill_at_stage_mid_commit": ("run_crashed", "lakeward rerun --run "),
+    "malformed_event_files": ("lines_quarantined", None),
+    "ga4_late_data": ("late_data", None),
 }
 
 
@@ -44,6 +53,8 @@ def test_every_scenario_is_listed():
 def test_scenario(name, pg_server, tmp_path, monkeypatch):
     monkeypatch.setenv(SECRET_VARIABLE, "")  # restored after: a sandbox sets its own API secrets
     monkeypatch.setenv(SALESFORCE_SECRET, "")
+    for root in (events_world.ROOT_VARIABLE, ga4_world.ROOT_VARIABLE):  # and its own file roots
+        monkeypatch.setenv(root, "")
     box = prepare(load_definition(REPO / "pipeline.yaml"), tmp_path / "sandbox", pg_server, name)
     monkeypatch.setenv("LAKEWARD_HOME", str(box.home.root))
     monkeypatch.setenv("LAKEWARD_PG_DSN", box.dsn)
@@ -57,6 +68,40 @@ def test_scenario(name, pg_server, tmp_path, monkeypatch):
     assert (report.command or None) == command or (command and report.command.startswith(command))
     if SCENARIOS[name].error:
         assert SCENARIOS[name].error in report.error
+    if name == "malformed_event_files":  # each injected bad line, plus one row for the cut stream's lost rest
+        assert report.alert["details"] == {"lines_quarantined": BAD_EVENT_LINES + 1}
+        assert _event_ids(box) == set(box.events_truth.loaded_by(box.t1)) | _readable(box) | {
+            "fault-login-001", "fault-page_view-002"}  # nothing readable was lost
+
+    if name == "ga4_late_data":  # every day holds what GA4 finally had, though some of it came days late
+        world = box.ga4_world
+        assert any(box.ga4_on_time[day] != world.truth[day] for day in world.truth)  # late events did come
+        assert {day: _ga4_counts(box, day) for day in world.truth} == dict(world.truth)
+
+
+def _ga4_counts(box, day) -> Counter:
+    rows = engine.query(open_catalog(box.home), "SELECT event_name, count(*) AS n FROM staging.ga4__events "
+                                                f"WHERE event_date = DATE '{day:%Y-%m-%d}' GROUP BY event_name")
+    return Counter(dict(zip(rows.column("event_name").to_pylist(), rows.column("n").to_pylist(), strict=True)))
+
+
+def _readable(box) -> set[str]:
+    """Event ids of the whole lines Python's gzip module reads from the cut file before it gives up."""
+    ids = set()
+    with gzip.open(next(box.events_root.rglob("part-fault-cut.json.gz")), "rb") as fh:
+        try:
+            for line in fh:
+                if line.endswith(b"\n"):
+                    ids.add(json.loads(line)["event_id"])
+        except EOFError:
+            pass
+    assert 0 < len(ids) < 300
+    return ids
+
+
+def _event_ids(box) -> set[str]:
+    rows = engine.query(open_catalog(box.home), "SELECT event_id FROM staging.events__app_events")
+    return set(rows.column("event_id").to_pylist())
 
 
 def test_scenario_run_from_the_command_line(monkeypatch):

@@ -1,0 +1,80 @@
+"""mrr_movements against the Stripe account's own invoices, classified here in Python (docs/metrics.md rules)."""
+
+from __future__ import annotations
+
+import shutil
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
+
+from lakeward.lake import engine
+from lakeward.lake.catalog import open_catalog
+from tests.conftest import REPO, write_definition
+from tests.stripe.conftest import OCT1, run, start_account
+
+KINDS = ("new", "reactivation", "expansion", "contraction", "churn")
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def expected(invoices: list[dict]) -> dict[tuple, tuple]:
+    paid = [i for i in invoices if i["status"] == "paid" and i["subscription"]]
+    data_end = max(i["created"] for i in invoices)
+    month = datetime.fromtimestamp(min(i["period_start"] for i in paid), UTC).date().replace(day=1)
+    last = datetime.fromtimestamp(data_end, UTC).date().replace(day=1)
+    months = []
+    while month <= last:
+        months.append(month)
+        month = _next_month(month)
+    subs = {i["subscription"]: i["currency"].upper() for i in paid}
+    out: dict[tuple, list[int]] = defaultdict(lambda: [0] * 6)
+    for sub, currency in subs.items():
+        previous, ever = 0, False
+        for m in months:
+            end = datetime(*_next_month(m).timetuple()[:3], tzinfo=UTC).timestamp() - 1
+            at = min(end, data_end)
+            holding = [i for i in paid if i["subscription"] == sub and i["period_start"] <= at < i["period_end"]]
+            mrr = 0
+            if holding:
+                inv = max(holding, key=lambda i: i["period_start"])
+                yearly = inv["period_end"] - inv["period_start"] > 32 * 86_400
+                mrr = int((inv["total"] / 12) + 0.5) if yearly else inv["total"]
+            row = out[(m, currency)]
+            if previous == 0 and mrr > 0:
+                row[1 if ever else 0] += mrr
+            elif previous > 0 and mrr > previous:
+                row[2] += mrr - previous
+            elif 0 < mrr < previous:
+                row[3] += previous - mrr
+            elif previous > 0 and mrr == 0:
+                row[4] += previous
+            row[5] += mrr
+            ever = ever or mrr > 0
+            previous = mrr
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def test_mrr_movements_equal_the_invoices(marketplace_db, monkeypatch, tmp_path, home):
+    account = start_account(marketplace_db, monkeypatch)
+    (tmp_path / "quality").mkdir()
+    for rules in (REPO / "quality").glob("*.yaml"):
+        shutil.copy(rules, tmp_path / "quality" / rules.name)
+    try:
+        def edit(raw: dict) -> None:
+            raw["sources"]["stripe"]["initial_start"] = "2026-08-01T00:00:00Z"
+            raw["sources"]["stripe"]["retry"] = {"attempts": 8, "base_delay": 0.05, "max_delay": 1}
+
+        defn = write_definition(tmp_path, edit, sources=("postgres", "stripe"))
+        assert "mrr_movements" in defn.marts
+        assert run(defn, home, OCT1).ok
+        account.advance(OCT1, OCT1 + timedelta(days=2))
+        result = run(defn, home, OCT1 + timedelta(days=2))
+        assert result.ok, [r.error for r in result.failed()]
+        truth = expected(list(account.world.current("invoices").values()))
+    finally:
+        account.api.stop()
+    got = engine.query(open_catalog(home), """SELECT month, currency, new_minor, reactivation_minor, expansion_minor,
+        contraction_minor, churn_minor, ending_mrr_minor FROM marts.mrr_movements""").to_pylist()
+    assert {tuple(r.values())[:2]: tuple(r.values())[2:] for r in got} == truth
+    assert sum(v[0] for v in truth.values()) > 0 and len({k[0] for k in truth}) >= 2
