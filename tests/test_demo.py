@@ -25,7 +25,7 @@ def lakeward(*args: str, env: dict) -> subprocess.CompletedProcess:
 def test_demo_then_query_matches_the_source_to_the_cent(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != embedded_postgres.DSN_VARIABLE}
     env |= {"LAKEWARD_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
-    demo = lakeward("demo", "--hours", "3", "--days", "14", "--scale", "0.2", env=env)
+    demo = lakeward("demo", "--hours", "3", "--days", "7", "--scale", "0.1", env=env)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     steps = len(dag.build(load_definition(REPO / "pipeline.yaml")))
     assert f"pipeline runs: {4 * steps} steps succeeded" in demo.stdout  # the initial load + 3 hourly runs
@@ -41,7 +41,7 @@ def test_demo_then_query_matches_the_source_to_the_cent(tmp_path):
     server = embedded_postgres.server_dsn(tmp_path / "home" / "postgres")
     with psycopg.connect(embedded_postgres.database_dsn(server)) as conn:
         source = [(str(r[0]), r[1], *r[2:]) for r in conn.execute(SOURCE_REVENUE).fetchall()]
-    assert len(source) >= 14 * 3 - 3
+    assert len(source) >= 7 * 3 - 3
     assert mart == source
 
     status = lakeward("status", env=env)

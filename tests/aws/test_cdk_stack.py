@@ -152,8 +152,11 @@ def test_alarms_page_the_topic_and_each_names_its_runbook(t, template):
 def _statements(template: dict, role_name: str) -> list[dict]:
     role = next(k for k, r in resources(template, "AWS::IAM::Role").items()
                 if r["Properties"].get("RoleName") == role_name)
-    return [s for p in resources(template, "AWS::IAM::Policy").values()
-            if {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    # CDK moves statements past the inline size limit into managed policies attached to the same role.
+    policies = [*resources(template, "AWS::IAM::Policy").values(),
+                *resources(template, "AWS::IAM::ManagedPolicy").values()]
+    return [s for p in policies if {"Ref": role} in p["Properties"].get("Roles", [])
+            for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
 
 def test_finance_tables_are_readable_by_the_finance_role_only(template):
