@@ -5,8 +5,6 @@ full load of the final source state (lakeward.recovery.fingerprint.compare)."""
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections import Counter
 
 import pytest
@@ -22,6 +20,7 @@ from lakeward.load_definition import load_definition
 from lakeward.recovery.scenario_run import prepare, run_scenario
 from lakeward.recovery.scenarios import BAD_EVENT_LINES, SCENARIOS
 from tests.conftest import REPO
+from tests.events.conftest import whole_lines
 
 # The kill matrix (tests/recovery/test_kill_matrix.py) covers every kill point; one runs here as a scenario.
 NAMES = [n for n, s in SCENARIOS.items() if "kill" not in s.tags] + ["kill_at_stage_mid_commit"]
@@ -87,14 +86,7 @@ def _ga4_counts(box, day) -> Counter:
 
 def _readable(box) -> set[str]:
     """Event ids of the whole lines Python's gzip module reads from the cut file before it gives up."""
-    ids = set()
-    with gzip.open(next(box.events_root.rglob("part-fault-cut.json.gz")), "rb") as fh:
-        try:
-            for line in fh:
-                if line.endswith(b"\n"):
-                    ids.add(json.loads(line)["event_id"])
-        except EOFError:
-            pass
+    ids = set(whole_lines(next(box.events_root.rglob("part-fault-cut.json.gz"))))
     assert 0 < len(ids) < 300
     return ids
 
