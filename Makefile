@@ -33,6 +33,7 @@ bench: $(VENV)/.runtime
 	$(BIN)/python -m bench.bench_stripe
 	$(BIN)/python -m bench.bench_salesforce
 	$(BIN)/python -m bench.bench_quality
+	$(BIN)/python -m bench.bench_audit
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check lakeward tests bench cdk step_functions lambdas glue_jobs app.py

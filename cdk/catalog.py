@@ -11,8 +11,9 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk.naming import Naming
+from lakeward.lake.catalog import NAMESPACES
 
-LAYERS = ("staging", "marts", "audit")
+LAYERS = NAMESPACES  # the same layers as the local lakehouse: staging, marts, audit, quarantine
 
 
 class Catalog(Construct):

@@ -31,7 +31,9 @@ def log_retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays[next(v for d, v in _RETENTION.items() if d >= days)]
 
 
-STEP_ROLES = {"stage", "quality"}  # pyiceberg and DuckDB: cdk/package.py builds them their own asset
+# pyiceberg and DuckDB: cdk/package.py builds them their own asset, which vendors powertools because the
+# layer (about 40 MB unzipped) would not fit beside them under Lambda's 250 MB.
+STEP_ROLES = {"stage", "quality"}
 
 
 def asset_of(role: str) -> str:
@@ -57,7 +59,8 @@ class FunctionFactory:
         return lambda_.Function(
             scope, f"Function{camel(role)}", function_name=self.naming.function(role), description=description,
             runtime=lambda_.Runtime.PYTHON_3_12, architecture=lambda_.Architecture.X86_64,
-            handler=f"lambdas.{module}.handler", code=self.code[asset_of(role)], layers=[self.powertools],
+            handler=f"lambdas.{module}.handler", code=self.code[asset_of(role)],
+            layers=[] if role in STEP_ROLES else [self.powertools],
             memory_size=self.settings.lambda_memory_mb, ephemeral_storage_size=cdk.Size.gibibytes(4),
             timeout=cdk.Duration.minutes(self.settings.lambda_timeout_minutes),
             reserved_concurrent_executions=reserved, environment={**self.env, "POWERTOOLS_SERVICE_NAME": role},

@@ -4,6 +4,7 @@ replica (in a VPC, through a Glue connection) and for event compaction. Generate
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -25,6 +26,7 @@ from lakeward.aws.secrets import ARN_SUFFIX
 from lakeward.definition import Definition
 
 ROOT = Path(__file__).resolve().parent.parent
+RULE_READER = ("pydantic", "pydantic_core", "sqlglot", "PyYAML")  # what load_definition imports
 
 
 class Ingestion(Construct):
@@ -129,6 +131,11 @@ class Ingestion(Construct):
         self.definition_asset = assets.Asset(self, "GlueDefinition", path=str(build_dir / "glue" / "definition"))
         for asset in (self.library, self.definition_asset):
             asset.grant_read(self.job_role)
+        self.deequ_jar = self.node.try_get_context("deequ_jar") or self.settings.deequ_jar
+        if self.deequ_jar:
+            bucket, _, key = deequ_jar_location(self.deequ_jar)
+            self.job_role.add_to_policy(iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[f"arn:{cdk.Aws.PARTITION}:s3:::{bucket}/{key}"]))
 
     def _snapshot_job(self, defn: Definition) -> None:
         subnet = self.vpc.private_subnets[0]
@@ -174,17 +181,39 @@ class Ingestion(Construct):
                 **{f"--{k}": v for k, v in self.env.items() if k.startswith("LAKEWARD_")
                    and k != "LAKEWARD_IDEMPOTENCY_TABLE"},
                 **arguments,
+                **deequ_arguments(self.deequ_jar, arguments),
             },
         )
         self.jobs[role].add_resource_dependency(self.security_configuration)
 
 
 
-def pinned(*names: str) -> str:
+def pinned(*names: str, requirements: str = "requirements.txt") -> str:
     """`name==version,...` from requirements.txt, so Glue installs exactly what the tests ran."""
-    pins = dict(line.split("==", 1) for line in (ROOT / "requirements.txt").read_text().splitlines()
+    pins = dict(line.split("==", 1) for line in (ROOT / requirements).read_text().splitlines()
                 if "==" in line and not line.startswith("#"))
     missing = [n for n in names if n not in pins]
     if missing:
-        raise SystemExit(f"requirements.txt pins no {', '.join(missing)}")
+        raise SystemExit(f"{requirements} pins no {', '.join(missing)}")
     return ",".join(f"{n}=={pins[n]}" for n in names)
+
+
+def deequ_jar_location(jar: str) -> tuple[str, str, str]:
+    """(bucket, '/', key) of the Deequ jar's S3 URL, refused with the setting named when it is not one."""
+    if not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.jar", jar):
+        raise SystemExit(f"deequ_jar '{jar}': expected s3://<bucket>/<key>.jar (the Deequ build for Spark 3.5)")
+    return jar.removeprefix("s3://").partition("/")
+
+
+def deequ_arguments(jar: str | None, arguments: dict[str, str]) -> dict[str, str]:
+    """Deequ for the gate a Glue job runs before it commits (docs/quality.md): the jar, pydeequ, and the switch
+    the scripts read; without a jar the jobs leave every rule to lakeward's quality step."""
+    if not jar:
+        return {"--lakeward_deequ": "off"}
+    deequ_jar_location(jar)
+    modules = [m for m in arguments.get("--additional-python-modules", "").split(",") if m]
+    present = {m.split("==")[0] for m in modules}
+    # The gate reads the table's rules through the definition loader; pydeequ is a test pin here.
+    modules += [pinned(n) for n in RULE_READER if n not in present]
+    modules.append(pinned("pydeequ", requirements="requirements-test.txt"))
+    return {"--lakeward_deequ": "on", "--extra-jars": jar, "--additional-python-modules": ",".join(modules)}

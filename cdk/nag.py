@@ -8,6 +8,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
+from cdk.catalog import LAYERS
+
 PLUGIN = "AwsSolutions::"
 
 # Action groups that CDK's grant_* methods write, always on one bucket or key named in the same statement.
@@ -36,7 +38,7 @@ def acknowledge(stack: cdk.Stack, prefixes: dict[str, dict[str, str]], datasets:
     rules[f"AwsSolutions-IAM5[Resource::{partition}:logs:<AWS::Region>:<AWS::AccountId>:"
           "log-group:/aws-glue/iceberg-table-optimizer*]"] = (
         "Glue table optimizers write their run logs to log groups of this fixed prefix, named per run")
-    for layer in ("staging", "marts", "audit"):
+    for layer in LAYERS:
         rules[f"AwsSolutions-IAM5[Resource::{partition}:glue:<AWS::Region>:<AWS::AccountId>:table/{layer}/*]"] = (
             f"tables of the {layer} database are created by the pipeline as data arrives; the grant is that database")
     rules["AwsSolutions-IAM5[Resource::*]"] = (

@@ -25,14 +25,50 @@ BUILD = ROOT / "build"
 ASSETS = {"lambda": ROOT / "requirements-lambda.txt", "lambda-steps": ROOT / "requirements-lambda-steps.txt"}
 LAMBDA_PYTHON = "3.12"  # cdk/functions.py runs this runtime
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-# What the functions never import, removed from the vendored wheels: Lambda allows 250 MB unzipped.
-TRIM = ["*/tests", "*/__pycache__", "**/*.pyi", "**/*.pxd", "**/*.pyx", "pyarrow/include", "pyarrow/src",
-        "pyarrow/libarrow_flight.so*", "pyarrow/libarrow_substrait.so*", "pyarrow/_flight*", "pyarrow/_substrait*",
-        "numpy/_core/include", "numpy/f2py", "*.dist-info", "hive_metastore", "fb303"]
-LAMBDA_LIMIT_MB = 250
+# Files in the vendored wheels no function loads, each with why removing it is safe. The *.dist-info folders
+# stay: DuckDB reads its version from them at import, and they carry the licences the wheels ship under.
+TRIM = {
+    "**/tests": "test suites (pyarrow's alone is 7 MB); never imported outside their own runners",
+    "**/*.pyi": "type stubs, read by type checkers only",
+    "**/*.pxd": "Cython declarations, read only when compiling against the package",
+    "**/*.pyx": "Cython sources of modules shipped compiled",
+    "**/*.pxi": "Cython include files of the compiled pyarrow.lib",
+    "pyarrow/include": "C++ headers, for building extensions against Arrow",
+    "pyarrow/src": "C++ sources of the Python bindings, shipped compiled",
+    # Arrow Flight (RPC) is never used; libarrow_substrait stays: pyarrow.lib links against it.
+    "pyarrow/libarrow_flight.so*": "Arrow Flight RPC, loaded only by pyarrow.flight",
+    "pyarrow/libarrow_python_flight.so*": "Flight's Python glue, loaded only by pyarrow.flight",
+    "pyarrow/_flight*": "pyarrow.flight's extension module",
+    "pyarrow/_substrait*": "pyarrow.substrait's extension module (Substrait plans are never consumed)",
+    # A wheel cannot hold symlinks, so each library comes three times; the loader opens only the SONAME
+    # (libX.so.2500), which every module's DT_NEEDED names: the link-time name and full version are copies.
+    "pyarrow/libarrow_python*.so": "link-time copy of a library whose SONAME file stays",
+    "pyarrow/lib*.so.*.*": "full-version copy of a library whose SONAME file stays",
+    "pyarrow/_azurefs*": "Azure filesystem; pyarrow.fs imports it optionally and the lake is on S3",
+    "pyarrow/_gcsfs*": "Google Cloud Storage filesystem; optional in pyarrow.fs",
+    "pyarrow/_hdfs*": "HDFS filesystem; optional in pyarrow.fs",
+    "pyarrow/_pyarrow_cpp_tests*": "pyarrow's C++ test hooks",
+    "numpy/_core/include": "numpy C headers (only in the extraction asset)",
+    "numpy/f2py": "the Fortran wrapper generator",
+    "zstandard/_cffi*": "the CFFI backend; zstandard loads its C backend (backend_c) unless told otherwise",
+    "zstandard/backend_cffi.py": "the CFFI backend's Python half",
+    "duckdb/experimental": "DuckDB's PySpark-like API, never imported",
+    "hive_metastore": "pyiceberg's Hive catalog client; the functions use the Glue catalog",
+    "fb303": "Thrift base service of the Hive client above",
+}
+# Lambda counts the function's unzipped files plus its layers' against 262,144,000 bytes (250 MiB).
+LAMBDA_LIMIT_BYTES = 262_144_000
+# The powertools layer: 41,227,448 bytes measured as `pip install --target DIR --platform manylinux_2_28_x86_64
+# --python-version 3.12 --only-binary=:all: 'aws-lambda-powertools[tracer,validation,parser,datamasking]==3.37.0'`
+# minus boto3, botocore and s3transfer (the runtime provides them, and the layer leaves them out); rounded up.
+POWERTOOLS_LAYER_BYTES = 42_000_000
+# What each asset's functions carry in layers (cdk/functions.py): the stage asset vendors powertools instead.
+LAYER_BYTES = {"lambda": POWERTOOLS_LAYER_BYTES, "lambda-steps": 0}
 
 
-def package(defn: Definition, out: Path = BUILD, dependencies: bool = True) -> Path:
+def package(defn: Definition, out: Path = BUILD, dependencies: bool = True, python: str = LAMBDA_PYTHON) -> Path:
+    """Write the assets; `python` is the CPython the wheels are for (the runtime's, unless a test builds
+    for the interpreter it can run them under)."""
     glue = out / "glue"
     for folder in (glue, *(out / asset for asset in ASSETS)):
         shutil.rmtree(folder, ignore_errors=True)
@@ -43,10 +79,11 @@ def package(defn: Definition, out: Path = BUILD, dependencies: bool = True) -> P
             shutil.copytree(ROOT / package_dir, lam / package_dir, ignore=_SKIP)
         _definition(defn, lam)
         if dependencies:
-            _vendor(lam, requirements)
-            size = unzipped_mb(lam)
-            print(f"{lam}: {size:.0f} MB unzipped (Lambda allows {LAMBDA_LIMIT_MB} MB with layers)")
-            if size > LAMBDA_LIMIT_MB:
+            _vendor(lam, requirements, python)
+            size = unzipped_bytes(lam)
+            print(f"{lam}: {size:,} bytes unzipped + {LAYER_BYTES[asset]:,} in layers "
+                  f"(Lambda allows {LAMBDA_LIMIT_BYTES:,})")
+            if size + LAYER_BYTES[asset] >= LAMBDA_LIMIT_BYTES:
                 print(f"warning: {lam} is over the Lambda size limit; see docs/aws.md, packaging", file=sys.stderr)
     _definition(defn, glue / "definition")
     with zipfile.ZipFile(glue / "lakeward.zip", "w", zipfile.ZIP_DEFLATED) as zf:
@@ -55,20 +92,37 @@ def package(defn: Definition, out: Path = BUILD, dependencies: bool = True) -> P
     return out
 
 
-def unzipped_mb(folder: Path) -> float:
+def unzipped_bytes(folder: Path) -> int:
     """What Lambda counts against its limit: every file as extracted (a symlink is a copy in a zip)."""
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def _vendor(lam: Path, requirements: Path) -> None:
-    # Wheels for the Lambda runtime (Amazon Linux 2023, x86_64, CPython 3.12) whatever machine builds them.
+def unzipped_mb(folder: Path) -> float:
+    return unzipped_bytes(folder) / 2**20
+
+
+def _vendor(lam: Path, requirements: Path, python: str) -> None:
+    # Wheels for the Lambda runtime (Amazon Linux 2023, x86_64) whatever machine builds them; no bytecode:
+    # pip would compile it for the building interpreter, which is not the runtime's.
     platforms = [arg for tag in ("manylinux_2_28_x86_64", "manylinux2014_x86_64") for arg in ("--platform", tag)]
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--target", str(lam), *platforms, "--implementation", "cp", "--python-version", LAMBDA_PYTHON,
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+                    "--target", str(lam), *platforms, "--implementation", "cp", "--python-version", python,
                     "--only-binary=:all:", "--no-deps", "-r", str(requirements)], check=True)
     for pattern in TRIM:
         for path in lam.glob(pattern):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    _strip(lam)
+
+
+def _strip(lam: Path) -> None:
+    """Drop symbol tables and debug sections from the shared libraries (zstandard's and pyroaring's carry
+    20 MB of DWARF); the dynamic symbols the loader and Python resolve stay, so no code changes."""
+    libraries = sorted(str(p) for p in lam.rglob("*.so*") if p.is_file() and not p.is_symlink())
+    strip = shutil.which("strip")
+    if strip is None:
+        print("warning: binutils' strip not found; shared libraries keep their symbols", file=sys.stderr)
+    elif libraries:
+        subprocess.run([strip, "--strip-unneeded", *libraries], check=True)
 
 
 def _definition(defn: Definition, into: Path) -> None:

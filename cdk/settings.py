@@ -24,6 +24,7 @@ class Settings:
     glue_workers: int = 2
     glue_worker_type: str = "G.1X"
     glue_timeout_minutes: int = 60
+    deequ_jar: str | None = None  # s3://.../deequ-<v>-spark-3.5.jar (or `-c deequ_jar=`): Glue jobs gate with Deequ
     replica_host: str = "replica.internal.example"   # the PostgreSQL read replica the snapshot job reads
     replica_port: int = 5432
     replica_cidr: str = "10.20.0.0/16"

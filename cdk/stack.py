@@ -58,10 +58,11 @@ class LakewardStack(cdk.Stack):
             storage.lake.grant_read(grantee, "staging.db/*")  # the watermark is in the table metadata
             _read_catalog(grantee, catalog, "staging")
         storage.landing.grant_read(fns["stage"])
-        storage.lake.grant_read_write(fns["stage"], "staging.db/*")
-        _read_catalog(fns["stage"], catalog, "staging",
-                      extra=["glue:CreateTable", "glue:UpdateTable", "glue:CreateTableOptimizer",
-                             "glue:GetTableOptimizer"])
+        for layer in ("staging", "quarantine"):  # a batch refused for a type change is kept in quarantine
+            storage.lake.grant_read_write(fns["stage"], f"{layer}.db/*")
+            _read_catalog(fns["stage"], catalog, layer,
+                          extra=["glue:CreateTable", "glue:UpdateTable", "glue:CreateTableOptimizer",
+                                 "glue:GetTableOptimizer"])
         catalog.optimizer_role.grant_pass_role(fns["stage"])
         fns["stage"].add_environment("LAKEWARD_OPTIMIZER_ROLE_ARN", catalog.optimizer_role.role_arn)
         bi.grant_query(fns["quality"])
@@ -81,6 +82,7 @@ class LakewardStack(cdk.Stack):
             storage.lake.node.path: {
                 "staging.db/*": "Iceberg files of the staging layer have generated names",
                 "marts.db/*": "Iceberg files of the marts layer have generated names",
+                "quarantine.db/*": "Iceberg files of the quarantine layer have generated names",
                 **{f"marts.db/{m}/*": f"the Iceberg files of marts.{m} only" for m in defn.marts},
                 **{f"staging.db/{s}__{o}/*": f"the Iceberg files of staging.{s}__{o} only (finance role)"
                    for s, src in defn.sources.items() if src.access == "finance" for o in src.objects},

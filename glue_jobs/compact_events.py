@@ -1,7 +1,8 @@
 """Glue 5 job: compact one batch of raw app-event files into Iceberg with the shared compaction SQL.
 
 Lines are read by the same reader as the local engine (damaged gzip and undecodable lines become rows
-with a read_error), and the same SQL file runs in Spark SQL; only `main()` knows about Glue. The job
+with a read_error), and the same SQL file runs in Spark SQL; with `--lakeward_deequ on` the loaded rows are
+checked against the table's rules with Deequ before the merge. Only `main()` knows about Glue. The job
 needs `--datalake-formats iceberg` and the lakeward package via `--extra-py-files`.
 """
 
@@ -80,16 +81,45 @@ def write_iceberg(spark, fates, table: str, batch_id: str, run_id: str = "glue")
     return counts
 
 
+def loaded_rows(fates):
+    """The events the merge would load: what the table's rules are about."""
+    from lakeward.compaction.compact import EVENT_COLUMNS
+
+    return fates.filter("status = 'loaded'").select(*EVENT_COLUMNS)
+
+
+def commit_checked(spark, fates, table: str, batch_id: str, rules=None, **gate_options) -> dict[str, int]:
+    """With `rules` (the job has the Deequ jar), a failed block rule raises before the merge commits anything."""
+    if rules is not None:
+        from lakeward.quality import glue_gate
+
+        glue_gate.gate(spark, loaded_rows(fates), rules, **gate_options)
+    return write_iceberg(spark, fates, table, batch_id)
+
+
 def main() -> None:  # pragma: no cover - needs the Glue runtime
     from awsglue.context import GlueContext
     from awsglue.utils import getResolvedOptions
     from pyspark.context import SparkContext
 
-    args = getResolvedOptions(sys.argv, ["root", "file_list", "sql_file", "table", "batch_id"])
+    args = getResolvedOptions(sys.argv, ["root", "file_list", "sql_file", "table", "batch_id", "lakeward_definition",
+                                         "lakeward_deequ"])
     spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    rules = None
+    if args["lakeward_deequ"] == "on":
+        import tempfile
+
+        import boto3
+
+        from lakeward.aws.definition_asset import fetch_definition
+        from lakeward.quality.glue_gate import rules_for
+
+        definition = fetch_definition(boto3.client("s3"), args["lakeward_definition"], Path(tempfile.mkdtemp()))
+        rules = rules_for(definition, args["table"].split(".", 1)[1])
     files = json.loads(spark.sparkContext.wholeTextFiles(args["file_list"]).values().first())
     fates = transform(spark, args["root"], [f["path"] for f in files], args["sql_file"]).cache()
-    print(json.dumps({"batch_id": args["batch_id"], **write_iceberg(spark, fates, args["table"], args["batch_id"])}))
+    print(json.dumps({"batch_id": args["batch_id"], **commit_checked(spark, fates, args["table"], args["batch_id"],
+                                                                      rules)}))
 
 
 if __name__ == "__main__":

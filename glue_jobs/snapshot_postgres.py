@@ -1,21 +1,21 @@
 """Glue 5 job: extract one window of one PostgreSQL object off the read replica into S3 landing.
 
 The extraction is lakeward's own (keyset chunks through ADBC, business-hours limits); the job only turns
-its arguments into a task and its environment. Everything but `main()` runs without Glue.
+its arguments into a task and its environment, and (`--lakeward_deequ on`) checks the landed batch against the
+table's rules with Deequ. Everything but `main()` runs without Glue.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
-import zipfile
 from pathlib import Path
-from urllib.parse import urlparse
+
+from lakeward.aws.definition_asset import fetch_definition
 
 ARGUMENTS = ["source", "object", "window", "mode", "run_id", "lakeward_definition", "lakeward_env",
-             "LAKEWARD_LANDING_BUCKET", "LAKEWARD_LAKE_BUCKET"]
+             "lakeward_deequ", "LAKEWARD_LANDING_BUCKET", "LAKEWARD_LAKE_BUCKET"]
 
 
 def task_from(args: dict[str, str]) -> dict:
@@ -33,15 +33,6 @@ def environment_from(args: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def fetch_definition(s3, url: str, into: Path) -> Path:
-    """The definition and its SQL, shipped as one zip asset; returns the definition file."""
-    parsed = urlparse(url)
-    body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"].read()
-    with zipfile.ZipFile(io.BytesIO(body)) as zf:
-        zf.extractall(into)
-    return into / "pipeline.yaml"
-
-
 def run(args: dict[str, str], s3, scratch: Path) -> dict:
     from lakeward.aws import run_step
     from lakeward.aws.runtime import AwsRuntime
@@ -53,6 +44,21 @@ def run(args: dict[str, str], s3, scratch: Path) -> dict:
     return run_step.extract(task_from(args), rt, rt.catalog(), s3)
 
 
+def landed_files(args: dict[str, str], result: dict) -> str:
+    """The landed batch's data files (the manifest beside them is not Parquet)."""
+    return f"s3://{args['LAKEWARD_LANDING_BUCKET']}/{result['manifest'].rsplit('/', 1)[0]}/part-*.parquet"
+
+
+def audit_landed(spark, args: dict[str, str], files: str, **gate_options):
+    """Deequ on the landed batch before anything stages it: a failed block rule fails the job, so the state
+    machine never reaches the stage commit, and the batch stays in landing to inspect."""
+    from lakeward.definition import staging_table
+    from lakeward.quality import glue_gate
+
+    rules = glue_gate.rules_for(Path(os.environ["LAKEWARD_DEFINITION"]), staging_table(args["source"], args["object"]))
+    return glue_gate.gate(spark, spark.read.parquet(files), rules, **gate_options)
+
+
 def main() -> None:  # pragma: no cover - needs the Glue runtime
     import tempfile
 
@@ -60,7 +66,13 @@ def main() -> None:  # pragma: no cover - needs the Glue runtime
     from awsglue.utils import getResolvedOptions
 
     args = getResolvedOptions(sys.argv, ARGUMENTS)
-    print(json.dumps(run(args, boto3.client("s3"), Path(tempfile.mkdtemp(prefix="lakeward-")))))
+    result = run(args, boto3.client("s3"), Path(tempfile.mkdtemp(prefix="lakeward-")))
+    if args["lakeward_deequ"] == "on":
+        from awsglue.context import GlueContext
+        from pyspark.context import SparkContext
+
+        audit_landed(GlueContext(SparkContext.getOrCreate()).spark_session, args, landed_files(args, result))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

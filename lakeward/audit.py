@@ -74,14 +74,24 @@ class StepRecord:
 
 
 def record(catalog: Catalog, step: StepRecord) -> None:
-    """Append one record chained to the one before it; the chain head moves in the same commit."""
+    """Append one record chained to the one before it, in a commit of its own."""
+    append(catalog, [step])
+
+
+def append(catalog: Catalog, steps: list[StepRecord]) -> None:
+    """Append records in one commit, each chained to the one before it; the chain head moves in that commit."""
+    if not steps:
+        return
     with _lock:
         table = ensure_table(catalog, RUNS, RUNS_SCHEMA)
         if set(RUNS_SCHEMA.names) - set(table.schema().column_names):  # a trail begun by an older version
             with table.update_schema() as update:
                 update.union_by_name(RUNS_SCHEMA)
-        linked = audit_chain.chain(table, asdict(step))
+        linked: list[dict] = []
+        for step in steps:
+            linked.append(audit_chain.chain(table, asdict(step), linked[-1] if linked else None))
         with table.transaction() as tx:
-            tx.append(pa.Table.from_pylist([linked], schema=RUNS_SCHEMA))
-            tx.set_properties({audit_chain.HEAD_PROPERTY: audit_chain.head_value(linked)})
-        audit_chain.to_object_lock(linked)
+            tx.append(pa.Table.from_pylist(linked, schema=RUNS_SCHEMA))
+            tx.set_properties({audit_chain.HEAD_PROPERTY: audit_chain.head_value(linked[-1])})
+        for one in linked:
+            audit_chain.to_object_lock(one)

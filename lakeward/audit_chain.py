@@ -43,9 +43,9 @@ def head(table: Table) -> tuple[int, str]:
     return int(seq), last
 
 
-def chain(table: Table, record: dict) -> dict:
-    """The record with its place in the chain: seq, prev_hash and record_hash filled in."""
-    seq, last = head(table)
+def chain(table: Table, record: dict, previous: dict | None = None) -> dict:
+    """The record with seq, prev_hash and record_hash filled in, after `previous` (same batch) or the head."""
+    seq, last = (previous["seq"], previous["record_hash"]) if previous else head(table)
     linked = {**record, "seq": seq + 1, "prev_hash": last}
     linked["record_hash"] = digest(linked)
     return linked

@@ -110,9 +110,11 @@ def status(
     definition: DefinitionOption = None,
 ) -> None:
     """Per source object: last success, watermark and freshness; then the runs to recover and how."""
+    from lakeward.recovery.lifecycle import settle
     from lakeward.status import object_status
 
     defn, home = _definition(definition), Home.from_env()
+    settle(home, open_catalog(home))  # a dead run's journaled step records count in the objects' last success
     rows = [{
         "source": row.source, "object": row.object, "last_success": _ts(row.last_success),
         "watermark": _ts(row.watermark), "freshness": "-" if row.freshness is None else _age(row.freshness),

@@ -25,6 +25,7 @@ from lakeward import sql
 from lakeward.definition import Definition, Mart
 from lakeward.lake import engine, merge, schema
 from lakeward.lake.catalog import load_table
+from lakeward.quality import audit_branch
 
 INPUTS_PROPERTY = "lakeward.mart.inputs"
 SQL_PROPERTY = "lakeward.mart.sql_sha256"
@@ -45,8 +46,9 @@ class Built:
     inputs: dict[str, int | None] = field(default_factory=dict)
 
 
-def build(defn: Definition, catalog: Catalog, name: str, *, run_id: str, full: bool = False) -> Built:
-    """Build `marts.<name>` from the current snapshots of its inputs."""
+def build(defn: Definition, catalog: Catalog, name: str, *, run_id: str, full: bool = False,
+          branch: str | None = None) -> Built:
+    """Build `marts.<name>` from the current snapshots of its inputs (into `branch`, for its gate to publish)."""
     spec = defn.marts[name]
     text = (defn.root / spec.sql).read_text()
     tree = sql.parse(text, spec.sql)
@@ -66,8 +68,8 @@ def build(defn: Definition, catalog: Catalog, name: str, *, run_id: str, full: b
     if touched is None:
         result = _run(con, name, spec, query)
         table = table or schema.create(catalog, identifier, result.schema, spec.key, spec.partition)
-        _commit(table, result, AlwaysTrue(), props)
-        return Built(result.num_rows, _current(table), "full", reason or "", inputs=snapshots)
+        _commit(table, result, AlwaysTrue(), props, branch)
+        return Built(result.num_rows, _current(table, branch), "full", reason or "", inputs=snapshots)
     assert table is not None and spec.partition is not None
     values = sorted({str(v) for v in touched.column(0).to_pylist()})
     if not values:
@@ -82,8 +84,8 @@ def build(defn: Definition, catalog: Catalog, name: str, *, run_id: str, full: b
         WHERE {bucket.format(f'm.{column}')} IN (SELECT {bucket.format(column)} FROM _lw_touched)
            OR (m.{column} IS NULL AND EXISTS (SELECT 1 FROM _lw_touched WHERE {column} IS NULL))""")
     scope = merge.affected(touched.rename_columns([column]), spec.partition)
-    _commit(table, result, scope, props)
-    return Built(result.num_rows, _current(table), "partitions", partitions=values, inputs=snapshots)
+    _commit(table, result, scope, props, branch)
+    return Built(result.num_rows, _current(table, branch), "partitions", partitions=values, inputs=snapshots)
 
 
 def _full_reason(spec: Mart, table: Table | None, digest: str, full: bool) -> str | None:
@@ -178,14 +180,17 @@ def _run(con: duckdb.DuckDBPyConnection, name: str, spec: Mart, query: str) -> p
     return result
 
 
-def _commit(table: Table, result: pa.Table, scope, props: dict[str, str]) -> None:
+def _commit(table: Table, result: pa.Table, scope, props: dict[str, str], branch: str | None = None) -> None:
     """Replace the rows in `scope` and record the inputs they reflect, in one atomic commit."""
     schema.evolve(table, result.schema)
     table = table.refresh()
     with table.transaction() as tx:
-        tx.overwrite(schema.conform(result, table), overwrite_filter=scope,
+        target = audit_branch.restart(tx, branch) if branch else audit_branch.MAIN  # the branch starts at main
+        tx.overwrite(schema.conform(result, table), overwrite_filter=scope, branch=target,
                      snapshot_properties={"lakeward.run_id": props["lakeward.run_id"]})
         tx.set_properties(props)
+    if branch and target is None:
+        audit_branch.adopt(table, branch)
 
 
 def _snapshot_id(catalog: Catalog, identifier: str) -> int | None:
@@ -194,6 +199,6 @@ def _snapshot_id(catalog: Catalog, identifier: str) -> int | None:
     return snapshot.snapshot_id if snapshot else None
 
 
-def _current(table: Table) -> int | None:
-    snapshot = table.refresh().current_snapshot()
+def _current(table: Table, branch: str | None = None) -> int | None:
+    snapshot = audit_branch.head(table.refresh(), branch) if branch else table.refresh().current_snapshot()
     return snapshot.snapshot_id if snapshot else None

@@ -2,9 +2,10 @@
 
 `close_period` tags the current snapshot of every finance mart and of every table it reads (transitively)
 as `period-YYYY-MM`, with a ten-year max-ref-age so snapshot expiry keeps them, and stores beside the mart
-the SQL it was built with and the input snapshots. `reproduce` runs that SQL again over the tagged input
-snapshots and compares the result with the tagged mart snapshot by checksum: months of later changes and
-late data in the sources cannot alter what was reported.
+the SQL it was built with and the input snapshots. An input never built (a source object that had no rows
+yet) has no snapshot to tag: it is recorded as empty, with its schema. `reproduce` runs that SQL again over
+the tagged input snapshots and compares the result with the tagged mart snapshot by checksum: months of
+later changes and late data in the sources cannot alter what was reported.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
+from pyiceberg.schema import Schema
 
 from lakeward import audit, dag, sql
 from lakeward.definition import Definition
@@ -38,7 +40,7 @@ class PeriodError(ValueError):
 @dataclass(frozen=True)
 class Closed:
     tag: str
-    tags: dict[str, int]  # table -> tagged snapshot id
+    tags: dict[str, int | None]  # table -> tagged snapshot id, None for an input that was empty (never built)
 
 
 @dataclass(frozen=True)
@@ -90,22 +92,28 @@ def close_period(defn: Definition, home: Home, period: str, *, closed_by: str,
     catalog = open_catalog(home)
     marts = finance_marts(defn)
     tables = sorted({f"marts.{m}" for m in marts} | set().union(*(_upstream(defn, m) for m in marts)))
-    current = {}
+    current: dict[str, int | None] = {}
     for identifier in tables:
         table = load_table(catalog, identifier)
-        if table is None or table.current_snapshot() is None:
+        snapshot = table.current_snapshot() if table is not None else None
+        if table is None or (snapshot is None and identifier.removeprefix("marts.") in marts):
             raise PeriodError(f"{identifier} has never been built: run the pipeline before closing {period}")
         if tag in table.refs():
             raise PeriodError(f"period {period} is already closed ({identifier} carries tag {tag})")
-        current[identifier] = table.current_snapshot().snapshot_id
-    for mart in marts:  # tag the input snapshots each mart was built from, not whatever came after
+        current[identifier] = snapshot.snapshot_id if snapshot else None  # None: never built, so empty
+    for mart in marts:  # tag the input snapshots each mart was built from (None: it read them empty)
         built_from = json.loads(catalog.load_table(f"marts.{mart}").properties.get(INPUTS_PROPERTY, "{}"))
-        current |= {t: s for t, s in built_from.items() if t in current and s is not None}
+        current |= {t: s for t, s in built_from.items() if t in current}
     for identifier, snapshot in current.items():
-        catalog.load_table(identifier).manage_snapshots().create_tag(snapshot, tag, max_ref_age_ms=KEEP_MS).commit()
+        if snapshot is not None:
+            table = catalog.load_table(identifier)
+            table.manage_snapshots().create_tag(snapshot, tag, max_ref_age_ms=KEEP_MS).commit()
     for mart in marts:
+        inputs = sorted(dag.mart_inputs(defn, mart))
+        empty = {t: catalog.load_table(t).schema().model_dump_json() for t in inputs if current[t] is None}
         evidence = {"sql": (defn.root / defn.marts[mart].sql).read_text(), "snapshot": current[f"marts.{mart}"],
-                    "inputs": {t: current[t] for t in sorted(dag.mart_inputs(defn, mart))},
+                    "inputs": {t: current[t] for t in inputs},
+                    "empty": empty,
                     "closed_by": closed_by, "closed_at": now.isoformat()}
         table = catalog.load_table(f"marts.{mart}")
         with table.transaction() as tx:
@@ -129,22 +137,26 @@ def reproduce(defn: Definition, home: Home, period: str) -> list[Reproduced]:
         evidence = json.loads(raw)
         tagged_snapshot = table.refs()[tag].snapshot_id
         tagged = table.scan(snapshot_id=tagged_snapshot).to_arrow()
-        recomputed = _recompute(catalog, evidence["sql"], tag)
+        recomputed = _recompute(catalog, evidence["sql"], tag, evidence.get("empty", {}))
         out.append(Reproduced(mart, of_arrow(tagged), of_arrow(_like(recomputed, tagged.schema))))
     return out
 
 
-def _recompute(catalog: Catalog, text: str, tag: str) -> pa.Table:
-    """The stored SQL over the inputs exactly as they were tagged."""
+def _recompute(catalog: Catalog, text: str, tag: str, empty: dict[str, str]) -> pa.Table:
+    """The stored SQL over the inputs exactly as they were tagged, or empty when they were closed empty."""
     tree = sql.parse(text)
     con = engine.duck()
     for namespace in NAMESPACES:
         con.execute(f"CREATE SCHEMA {namespace}")
     for identifier in sorted(sql.tables_read(tree)):
-        table = catalog.load_table(identifier)
-        if tag not in table.refs():
-            raise PeriodError(f"{identifier} carries no tag {tag}: the period's inputs cannot be recovered")
-        con.register("_lw_arrow", table.scan(snapshot_id=table.refs()[tag].snapshot_id).to_arrow())
+        if identifier in empty:
+            data = Schema.model_validate_json(empty[identifier]).as_arrow().empty_table()
+        else:
+            table = catalog.load_table(identifier)
+            if tag not in table.refs():
+                raise PeriodError(f"{identifier} carries no tag {tag}: the period's inputs cannot be recovered")
+            data = table.scan(snapshot_id=table.refs()[tag].snapshot_id).to_arrow()
+        con.register("_lw_arrow", data)
         con.execute(f"CREATE TABLE {identifier} AS SELECT * FROM _lw_arrow")
         con.unregister("_lw_arrow")
     return con.sql(sql.to_duckdb(tree)).to_arrow_table()

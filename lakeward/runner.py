@@ -127,7 +127,7 @@ def _execute(ctx: steps.Context, meta: dict, step: dag.Step, on_event: Callable[
 def _finish(ctx: steps.Context, meta: dict, step: dag.Step, status: str, outcome: steps.Outcome | None,
             error: str | None, started: datetime) -> StepResult:
     window = outcome.window if outcome else None
-    audit.record(ctx.catalog, audit.StepRecord(
+    lifecycle.record(ctx, audit.StepRecord(
         run_id=ctx.run_id, step=step.id, kind=step.kind, status=status, **meta,
         started_at=started, finished_at=datetime.now(UTC), source=step.source, object=step.object,
         table_name=step.table, window_start=window.start if window else None,

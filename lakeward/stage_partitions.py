@@ -74,7 +74,7 @@ def stage(ctx, step: Step):  # type: ignore[no-untyped-def]
         rows_in=rows_in, rows_out=result.rows_written, window=manifest.window_obj, batch_id=manifest.batch_id,
         snapshot_id=result.snapshot_id, watermark=new_mark,
         details={"files": len(files), "days": [d.isoformat() for d in result.days],
-                 "rows_removed": result.rows_removed,
+                 "rows_removed": result.rows_removed, "late_rows": result.late_rows,
                  "days_kept_newer": [d.isoformat() for d in sorted(newer)], "columns_added": result.columns_added},
     )
 

@@ -20,8 +20,9 @@ from lakeward import flatten, materialize, sql, stagers, watermark
 from lakeward.dag import Step
 from lakeward.definition import Definition, staging_table
 from lakeward.home import Home
-from lakeward.lake import drift, engine, landing, merge, schema
+from lakeward.lake import drift, engine, landing, merge, quarantine, schema
 from lakeward.lake.catalog import load_table
+from lakeward.quality import audit_branch
 from lakeward.sources.registry import extractor
 from lakeward.sources.target import Target
 
@@ -100,8 +101,14 @@ def stage(ctx: Context, step: Step) -> Outcome:
     props = {"lakeward.batch_id": manifest.batch_id, "lakeward.run_id": ctx.run_id}
     if new_mark:
         props[watermark.PROPERTY] = new_mark.isoformat()
-    result = merge.merge(table, batch, key=spec.primary_key, cursor=spec.cursor, partition=spec.partition,
-                         properties=props)
+    try:
+        result = merge.merge(table, batch, key=spec.primary_key, cursor=spec.cursor, partition=spec.partition,
+                             properties=props)
+    except schema.SchemaDriftError as err:  # nothing was staged: keep the refused rows where they can be seen
+        kept = quarantine.drifted(ctx.catalog, step.source, step.object, manifest.batch_id,
+                                  batch.drop_columns([merge.BATCH_COLUMN]), err)
+        raise schema.SchemaDriftError(f"{err}; its {batch.num_rows} rows are kept in {kept}", err.column,
+                                      err.expected, err.found) from None
     stagers.committed(ctx.home.landing, source.kind, manifest)
     return Outcome(
         rows_in=result.rows_in, rows_out=result.inserted + result.updated, window=window,
@@ -139,7 +146,9 @@ MartError = materialize.MartError
 
 
 def build_mart(ctx: Context, step: Step) -> Outcome:
-    built = materialize.build(ctx.definition, ctx.catalog, step.mart, run_id=ctx.run_id, full=ctx.rebuild_marts)
+    # Written to the audit branch: the mart's quality step publishes it to main only if it passes.
+    built = materialize.build(ctx.definition, ctx.catalog, step.mart, run_id=ctx.run_id, full=ctx.rebuild_marts,
+                              branch=audit_branch.BRANCH)
     return Outcome(rows_out=built.rows, snapshot_id=built.snapshot_id,
                    details={"inputs": sorted(built.inputs), "input_snapshots": built.inputs, "mode": built.mode,
                             "reason": built.reason, "partitions": built.partitions})

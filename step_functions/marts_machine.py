@@ -55,7 +55,8 @@ def build(defn: Definition, policy: RetryPolicy, align: str, datasets: list[str]
         if "sql" in what:
             states.update(athena_query(name, what["sql"], policy, nxt, poll_seconds))  # type: ignore[arg-type]
         else:
-            states[name] = {**lambda_task("quality", {"mart": what["mart"], "run_id.$": "$$.Execution.Name"},
+            states[name] = {**lambda_task("quality", {"mart": what["mart"], "run_id.$": "$$.Execution.Name",
+                                                      "started.$": "$$.Execution.StartTime"},
                                           "$.quality", policy, nxt), "Catch": catch_all("Alert")}
     for i, (name, dataset) in enumerate(zip(refreshes, datasets, strict=True)):
         states[name] = {

@@ -48,7 +48,7 @@ def _window(task: dict, target: Target, catalog: Catalog) -> landing.Window:
         start = datetime.fromisoformat(raw["start"]) if raw.get("start") else None
     except (KeyError, TypeError, ValueError) as err:
         raise TaskError(f"task window {raw!r}: expected ISO-8601 'start' (or null) and 'end'") from err
-    try:  # lakeward.lake.catalog would import SqlCatalog (SQLAlchemy), which no function ships
+    try:
         table = catalog.load_table(staging_table(target.source_name, target.object_name))
     except NoSuchTableError:
         table = None
@@ -122,7 +122,10 @@ def run(kind: str, task: dict, rt: AwsRuntime, catalog: Catalog, s3=None) -> dic
     ctx = steps.Context(defn, home, catalog, run_id=task.get("run_id", "aws"), now=now, end=now,
                         manifests=manifests)
     try:
-        outcome = steps.RUNNERS[kind](ctx, step)
+        if kind == "quality" and task.get("mart"):  # measured on Athena, where the marts machine built it
+            outcome = _mart_gate(ctx, step, task)
+        else:
+            outcome = steps.RUNNERS[kind](ctx, step)
     finally:
         shutil.rmtree(home.landing, ignore_errors=True)  # a warm Lambda keeps /tmp between calls
     if kind == "stage" and rt.optimizer_role and outcome.snapshot_id:
@@ -130,3 +133,19 @@ def run(kind: str, task: dict, rt: AwsRuntime, catalog: Catalog, s3=None) -> dic
     return {"step": step.id, "batch_id": outcome.batch_id, "rows_in": outcome.rows_in, "rows_out": outcome.rows_out,
             "snapshot_id": outcome.snapshot_id,
             "watermark": outcome.watermark.isoformat() if outcome.watermark else None}
+
+
+def _mart_gate(ctx, step: Step, task: dict):
+    """The gate of a mart the marts machine built on Athena: measured there, and on a blocking failure the
+    mart goes back to where it was when the machine started (`started`, its execution start time)."""
+    from lakeward.aws import athena_quality
+    from lakeward.lake.catalog import load_table
+    from lakeward.quality import gate
+
+    try:
+        return gate.run(ctx, step, measure_mart=athena_quality.measurer())
+    except gate.QualityGateError:
+        table = load_table(ctx.catalog, step.table)
+        if task.get("started") and table is not None:
+            athena_quality.revert_build(table, datetime.fromisoformat(task["started"]))
+        raise

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from lakeward import sql
 from lakeward.compaction import dialects
@@ -40,19 +38,13 @@ def _connect(lines: pa.Table, view: str):
 
 
 def to_parquet(lines: pa.Table, sql_file: Path, view: str, out: Path) -> dict[str, int]:
-    """Compact straight to a Parquet file of loaded events (the bench's path), streaming the SQL's result:
-    returns the count of each fate."""
+    """Compact straight to one Parquet file in DuckDB (the bench's path): the loaded events and the quarantined
+    lines, told apart by `status`; returns the count of each fate (duplicates: the lines not written, as the SQL
+    gives one row per line)."""
     con = _connect(lines, view)
-    result = con.sql(dialects.to_duckdb(sql.read(sql_file))).fetch_record_batch(1 << 17)
-    counts: dict[str, int] = {}
-    writer = None
-    for batch in result:
-        status = batch.column(batch.schema.get_field_index("status"))
-        for value in pc.value_counts(status).to_pylist():
-            counts[value["values"]] = counts.get(value["values"], 0) + value["counts"]
-        loaded = pa.Table.from_batches([batch]).filter(pc.equal(status, "loaded")).select(list(EVENT_COLUMNS))
-        writer = writer or pq.ParquetWriter(out, loaded.schema, compression="zstd")
-        writer.write_table(loaded)
-    if writer:
-        writer.close()
-    return counts
+    target = str(out).replace("'", "''")
+    # One pass, no partitioned write (half again dearer): the file's statistics give the counts back.
+    (stats,) = con.sql(f"COPY (SELECT * FROM ({dialects.to_duckdb(sql.read(sql_file))}) WHERE status <> 'duplicate') "
+                       f"TO '{target}' (FORMAT parquet, RETURN_STATS)").to_arrow_table().to_pylist()
+    loaded = int(dict(dict(stats["column_statistics"])['"error"'])["null_count"])  # loaded: the rows without an error
+    return {"loaded": loaded, "duplicate": lines.num_rows - stats["count"], "quarantined": stats["count"] - loaded}

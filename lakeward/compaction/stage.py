@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 
@@ -21,7 +20,7 @@ from lakeward.compaction.compact import EVENT_COLUMNS, compact, lines_view
 from lakeward.compaction.read_lines import read_lines
 from lakeward.dag import Step
 from lakeward.definition import Partition, staging_table
-from lakeward.lake import merge, schema
+from lakeward.lake import merge, quarantine, schema
 from lakeward.lake.catalog import ensure_table, load_table
 from lakeward.sources import file_manifest
 from lakeward.sources.extract_files import open_root
@@ -147,9 +146,7 @@ def _quarantine(catalog: Catalog, identifier: str, batch_id: str, rows: pa.Table
         [pa.field("batch_id", pa.string(), nullable=False), pa.field("file", pa.string(), nullable=False),
          pa.field("line_number", pa.int64(), nullable=False), pa.field("raw_line", pa.string()),
          pa.field("error", pa.string(), nullable=False)]))
-    table = ensure_table(catalog, identifier, data.schema)
-    # A rerun of the batch replaces its own quarantine rows, never adds to them.
-    table.overwrite(schema.conform(data, table), overwrite_filter=EqualTo("batch_id", batch_id))
+    quarantine.replace_batch(catalog, identifier, batch_id, data)  # a rerun replaces its rows, never adds
 
 
 def _reconcile(ctx: Context, identifier: str, batch_id: str, counts: Counts, result: merge.MergeResult) -> None:

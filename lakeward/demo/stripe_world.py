@@ -40,6 +40,7 @@ FROM refunds r JOIN payments p ON p.id = r.payment_id
 WHERE p.provider = 'stripe' AND r.created_at >= %s AND r.created_at < %s ORDER BY r.created_at, r.id
 """
 DAY = 86_400
+DEMO_ERASURES = 0.01  # per never-paying customer per day: a few deletions for the demo's staging to flag
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Rates:
     renewal_fails: float = 0.12
     retry_pays: float = 0.6
     disputed: float = 0.02
+    delete_per_day: float = 0.0  # customers who never paid nor subscribed, erased at their request
 
 
 def _minor(amount) -> int:
@@ -85,6 +87,7 @@ class StripeWorld:
         self._random_changes(lo, hi, rng)
         self._payouts(lo, hi)
         self._run_due(hi, rng)
+        self._erasures(lo, hi)
         self.account.clock = end
         return dict(self.counts)
 
@@ -155,6 +158,20 @@ class StripeWorld:
         quantity = quantity or item["quantity"]
         changes = {"items": p.items(sid, interval, sub["currency"], quantity, item["created"]), "quantity": quantity}
         return self.account.update("subscriptions", sid, changes, at, "customer.subscription.updated" if emit else None)
+
+    def _erasures(self, lo: int, hi: int) -> None:
+        """A few customers whose payments all failed and who never subscribed ask to be erased, and Stripe
+        deletes them."""
+        if not self.rates.delete_per_day:
+            return
+        rng = random.Random(f"stripe-erasures:{self.seed}:{lo}:{hi}")  # its own stream: nothing else moves
+        objects = self.account.objects
+        paying = {o["customer"] for o in objects["subscriptions"].values()} | {
+            o["customer"] for o in objects["charges"].values() if o["status"] == "succeeded"}
+        for cid in sorted(c for c, cus in objects["customers"].items() if cus["created"] < lo and c not in paying):
+            if rng.random() < self.rates.delete_per_day * (hi + 1 - lo) / DAY:
+                self.account.delete("customers", cid, rng.randint(lo, hi))
+                self.counts["customers_deleted"] += 1
 
     def _random_changes(self, lo: int, hi: int, rng: random.Random) -> None:
         days = (hi + 1 - lo) / DAY
@@ -308,7 +325,7 @@ class StripeSystem:
         self.api: StripeAPI | None = None
 
     def start(self, company) -> None:
-        self.world = StripeWorld(company.seed)
+        self.world = StripeWorld(company.seed, rates=Rates(delete_per_day=DEMO_ERASURES))
         key = "sk_test_" + secrets.token_hex(16)  # per start: a key is never a constant in code
         self.api = StripeAPI(self.world.account, key, faults=self.faults).start()
         os.environ[SECRET_VARIABLE] = json.dumps({"api_key": key, "api_base": self.api.url})

@@ -2,7 +2,8 @@
 
 It answers like api.stripe.com for what the extractor uses: list endpoints (newest first, `limit` up to
 100, `starting_after`/`ending_before`, `created[gt|gte|lt|lte]`, `has_more`, `url`), retrieve by id and
-the Events API, which, as in Stripe, returns only the last 30 days. Bearer auth, Stripe's error shapes,
+the Events API, which, as in Stripe, returns only the last 30 days. A deleted object answers 404
+(resource_missing) and leaves every list; only its `<object>.deleted` event remains. Bearer auth, Stripe's error shapes,
 429 at Stripe's documented read limits (100 requests/s, 25/s per endpoint) and injected faults come from
 the shared emulator plumbing. The account's clock is the simulated time its generator last wrote up to.
 """
@@ -60,6 +61,15 @@ class StripeAccount:
             obj.update(changes)
             if event:
                 self.emit(event, obj, at, previous)
+        return obj
+
+    def delete(self, resource: str, obj_id: str, at: int) -> dict:
+        """Stripe deletes customers, products, prices and draft invoices: gone from lists and retrieves
+        (404), announced by a `<object>.deleted` event carrying the object's last state."""
+        with self.lock:
+            obj = self.objects[resource].pop(obj_id)
+            self._sorted.pop(resource, None)
+            self.emit(f"{RESOURCES[resource]}.deleted", obj, at)
         return obj
 
     def emit(self, kind: str, obj: dict, at: int, previous: dict | None = None) -> None:

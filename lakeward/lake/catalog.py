@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
 
 from lakeward.home import Home
 
-NAMESPACES = ("staging", "marts", "audit")
+if TYPE_CHECKING:  # SQLAlchemy only for the local catalog: the AWS functions use Glue and do not ship it
+    from pyiceberg.catalog.sql import SqlCatalog
+
+NAMESPACES = ("staging", "marts", "audit", "quarantine")
 TABLE_PROPERTIES = {"format-version": "2", "write.parquet.compression-codec": "zstd"}
 
 
 def open_catalog(home: Home) -> SqlCatalog:
+    from pyiceberg.catalog.sql import SqlCatalog
+
     home.ensure()
     catalog = SqlCatalog(
         "lakeward", uri=f"sqlite:///{home.catalog_db}", warehouse=home.warehouse.as_uri()

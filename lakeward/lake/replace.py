@@ -8,7 +8,8 @@ day whose new content has no rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import pyarrow as pa
@@ -31,14 +32,22 @@ class ReplaceResult:
     rows_removed: int
     snapshot_id: int | None
     columns_added: list[str]
+    removed_by_day: dict[date, int] = field(default_factory=dict)  # rows each replaced day held before
+    written_by_day: dict[date, int] = field(default_factory=dict)  # rows each replaced day holds now
+
+    @property
+    def late_rows(self) -> dict[str, int]:
+        """Per day that held rows before, the rows it gained: the late rows that day received."""
+        return {d.isoformat(): self.written_by_day.get(d, 0) - n for d, n in sorted(self.removed_by_day.items())
+                if n and self.written_by_day.get(d, 0) > n}
 
 
 def day_of(value: date | datetime) -> date:
     return value.astimezone(UTC).date() if isinstance(value, datetime) else value
 
 
-def outside(rows: pa.Table, partition: Partition, days: list[date]) -> pa.Table:
-    """The rows whose partition day is not one of `days`."""
+def _day_column(rows: pa.Table, partition: Partition) -> pa.ChunkedArray:
+    """Each row's partition day (the UTC date of a timestamp)."""
     if partition.transform not in ("day", "identity"):
         raise ReplaceError(f"partition {partition.column}: replacing partitions needs a day or identity "
                            f"transform on a date, not {partition.transform}")
@@ -46,6 +55,16 @@ def outside(rows: pa.Table, partition: Partition, days: list[date]) -> pa.Table:
     if pa.types.is_timestamp(column.type):
         column = pc.cast(pc.assume_timezone(column, "UTC") if column.type.tz is None else column,
                          pa.timestamp("us", tz="UTC")).cast(pa.date32())
+    return column
+
+
+def rows_by_day(rows: pa.Table, partition: Partition) -> dict[date, int]:
+    return dict(Counter(d for d in _day_column(rows, partition).to_pylist() if d is not None))
+
+
+def outside(rows: pa.Table, partition: Partition, days: list[date]) -> pa.Table:
+    """The rows whose partition day is not one of `days`."""
+    column = _day_column(rows, partition)
     mask = pc.invert(pc.is_in(column, pa.array(days, pa.date32())))
     return rows.filter(pc.fill_null(mask, True))
 
@@ -62,11 +81,13 @@ def replace_days(table: Table, rows: pa.Table, partition: Partition, days: list[
     added = schema.evolve(table, rows.schema) if rows.num_rows else []
     if added:
         table = table.refresh()
-    snapshot_id, removed = None, 0
+    snapshot_id, removed, before = None, 0, {}
     with table.transaction() as tx:
         if days:
             scope = affected(pa.table({partition.column: pa.array(sorted(days), pa.date32())}), partition)
-            removed = table.scan(row_filter=scope).count()
+            before = rows_by_day(table.scan(row_filter=scope, selected_fields=(partition.column,)).to_arrow(),
+                                 partition)
+            removed = sum(before.values())
             if rows.num_rows:
                 tx.overwrite(schema.conform(rows, table), overwrite_filter=scope, snapshot_properties=properties)
             elif removed:
@@ -74,4 +95,5 @@ def replace_days(table: Table, rows: pa.Table, partition: Partition, days: list[
         tx.set_properties(properties)
     if rows.num_rows or removed:
         snapshot_id = table.refresh().current_snapshot().snapshot_id
-    return ReplaceResult(sorted(days), rows.num_rows, removed, snapshot_id, added)
+    return ReplaceResult(sorted(days), rows.num_rows, removed, snapshot_id, added, before,
+                         rows_by_day(rows, partition) if rows.num_rows else {})

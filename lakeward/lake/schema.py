@@ -20,7 +20,11 @@ TRANSFORMS = {"identity": IdentityTransform, "day": DayTransform, "month": Month
 
 
 class SchemaDriftError(ValueError):
-    """A source column changed type: the batch is refused, nothing is written."""
+    """A source column changed type: the batch is refused, nothing is staged."""
+
+    def __init__(self, message: str, column: str = "", expected: str = "", found: str = ""):
+        super().__init__(message)
+        self.column, self.expected, self.found = column, expected, found
 
 
 def normalize(schema: pa.Schema) -> pa.Schema:
@@ -70,8 +74,7 @@ def evolve(table: Table, incoming: pa.Schema) -> list[str]:
             if not _compatible(have, field.type):
                 raise SchemaDriftError(
                     f"{'.'.join(table.name())}: column '{field.name}' changed type from {_normal_type(have)} "
-                    f"to {field.type}; the batch is refused"
-                )
+                    f"to {field.type}; the batch is refused", field.name, str(_normal_type(have)), str(field.type))
     if added:
         with table.update_schema() as update:
             update.union_by_name(pa.schema(added))

@@ -87,12 +87,17 @@ def compile_checks(rules: TableRules, bounds: dict[str, Bounds] | None = None) -
     return Compiled(rules.table, out, skipped)
 
 
+def check_name(table: str, level: str) -> str:
+    """The description of the Check holding one level's constraints; results are matched back by it."""
+    return f"{table} ({level.lower()})"
+
+
 def verification_suite(spark, frame, compiled: Compiled):
     """A pydeequ VerificationSuite over a Spark DataFrame (needs the Deequ jar: see docs/quality.md)."""
     from pydeequ.checks import Check, CheckLevel
     from pydeequ.verification import VerificationSuite
 
-    checks = {level: Check(spark, getattr(CheckLevel, level), f"{compiled.table} ({level.lower()})")
+    checks = {level: Check(spark, getattr(CheckLevel, level), check_name(compiled.table, level))
               for level in ("Error", "Warning")}
     for c in compiled.constraints:
         args = (*c.args, c.assertion) if c.assertion is not None else c.args

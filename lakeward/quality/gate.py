@@ -3,8 +3,9 @@
 A staging gate audits the landed batch (after the staging SQL) before the stage step merges it: that merge
 is the publication, one commit with the watermark, so a blocked batch changes nothing and its watermark
 stays put; the batch stays in landing to inspect, and a rerun after a fix reads the source again. A mart
-gate audits the mart its build just committed and, on a blocking failure, reverts the table to the snapshot
-before that build in one commit.
+gate audits the build on the mart's audit branch and fast-forwards `main` to it only if no blocking rule
+fails, so readers never see a failed build (see audit_branch.py); a build committed straight to `main`
+(Athena) is reverted to the snapshot before it in one commit instead.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from lakeward import stagers
 from lakeward.dag import Step
 from lakeward.lake import engine, landing
 from lakeward.lake.catalog import load_table
-from lakeward.quality import emf, publish, store
+from lakeward.quality import audit_branch, emf, publish, store
 from lakeward.quality.compile_metrics import compile_query, to_duckdb
 from lakeward.quality.declare import load_rules
 from lakeward.quality.evaluate import Audit, Verdict, evaluate
@@ -80,28 +81,41 @@ def _parents(rules: TableRules) -> set[str]:
     return {r.table for r in rules.rules if r.kind == "references"}
 
 
-def run(ctx, step: Step):
+def run(ctx, step: Step, measure_mart=None):
+    """`measure_mart(rules, identifier, columns, end) -> metrics` measures a mart where it lives instead of
+    reading it into DuckDB here (in AWS: on Athena, where its builds commit, lakeward/aws/athena_quality.py)."""
     from lakeward.steps import Outcome
 
     identifier = step.table
     rules = load_rules(ctx.definition)[identifier]
     published = load_table(ctx.catalog, identifier)
-    window = None
+    window, built = None, None
     if step.source:
         candidate, manifest = _staged_batch(ctx, step)
         window, batch_id = manifest.window_obj, manifest.batch_id
         start, end, contract = window.start, window.end, published.schema().as_arrow() if published else None
     else:
-        candidate, batch_id = published.scan().to_arrow(), None
-        start, end, contract = None, ctx.end, _previous_schema(published, ctx.run_id)
-    parents = _parents(rules)
-    con = engine.connect(ctx.catalog, parents) if parents else engine.duck()
-    values = measure(con, rules, candidate, end)
-    audit = Audit(identifier, start, end, candidate.schema, contract, values, store.history(ctx.catalog, identifier))
+        built = _built(published)
+        batch_id, start, end, contract = None, None, ctx.end, _previous_schema(published, ctx.run_id)
+        if measure_mart is not None:
+            schema = published.schema().as_arrow()
+            values = measure_mart(rules, identifier, set(schema.names), end)
+        else:
+            candidate = published.scan(snapshot_id=built.snapshot_id if built else None).to_arrow()
+    if step.source or measure_mart is None:
+        parents = _parents(rules)
+        con = engine.connect(ctx.catalog, parents) if parents else engine.duck()
+        values, schema = measure(con, rules, candidate, end), candidate.schema
+    audit = Audit(identifier, start, end, schema, contract, values, store.history(ctx.catalog, identifier))
     verdicts = evaluate(rules, audit)
     blocking = [v for v in verdicts if v.status == "fail"]
-    if blocking and not step.source:
-        _revert(published, ctx.run_id)
+    if blocking and not step.source:  # a build on the audit branch just stays there, unpublished
+        if built:
+            publish.forget_inputs(published)
+        else:
+            _revert(published, ctx.run_id)
+    elif not step.source and built:
+        audit_branch.publish(published, built.snapshot_id)
     _record(ctx, identifier, batch_id, start, end, values, verdicts, published=not blocking)
     if blocking:
         raise QualityGateError("; ".join(v.message for v in blocking))
@@ -127,6 +141,17 @@ def _record(ctx, table: str, batch_id: str | None, start: datetime | None, end: 
 def _column(verdict: Verdict) -> str | None:
     rule = verdict.rule
     return rule.column_name or (", ".join(rule.columns) if rule.kind == "unique" else None)
+
+
+def _built(table: Table):
+    """The unpublished build on the audit branch (ahead of `main`), if the mart was built there; Athena builds
+    commit to `main`. It may be an earlier run's, killed before its gate: the mart's recorded inputs are that
+    build's, so this run's mart step found nothing to rebuild and the build is audited now."""
+    snapshot = audit_branch.head(table)
+    current = table.current_snapshot()
+    if snapshot is None or (current and current.snapshot_id not in audit_branch.lineage(table, snapshot)[1:]):
+        return None
+    return snapshot
 
 
 def _previous_schema(table: Table, run_id: str) -> pa.Schema | None:

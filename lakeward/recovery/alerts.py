@@ -82,12 +82,15 @@ def for_run(result, recovery: str) -> list[Alert]:
             out.append(Alert("schema_drift", "warning", f"{step_id}: new source column(s) "
                              f"{', '.join(details['columns_added'])} added to {res.step.table}",
                              run_id=result.run_id, step=step_id, details={"added": details["columns_added"]}))
-        if details.get("rows_removed") and res.outcome.rows_out > details["rows_removed"]:
-            out.append(Alert("late_data", "info", f"{step_id}: re-read {len(details.get('days', []))} day(s) "
-                             f"within the lookback; {details['rows_removed']} staged row(s) were replaced by "
-                             f"{res.outcome.rows_out}: late rows for days already loaded are now in {res.step.table}",
+        late = details.get("late_rows")
+        if late:  # per day, from the batch's rows per partition date against what the day held before
+            days = ", ".join(f"{day} +{n}" for day, n in sorted(late.items()))
+            out.append(Alert("late_data", "info", f"{step_id}: {sum(late.values())} late row(s) for "
+                             f"{len(late)} day(s) already loaded ({days}), now in {res.step.table}; re-read "
+                             f"{len(details.get('days', []))} day(s) within the lookback",
                              run_id=result.run_id, step=step_id,
-                             details={"days": details.get("days", []), "rows_removed": details["rows_removed"],
+                             details={"late_rows": late, "days": details.get("days", []),
+                                      "rows_removed": details.get("rows_removed"),
                                       "rows_written": res.outcome.rows_out}))
         if details.get("lines_quarantined"):
             out.append(Alert("lines_quarantined", "warning", f"{step_id}: {details['lines_quarantined']} line(s) "

@@ -148,7 +148,10 @@ def close_period(
         cli.errors.print(f"[bold red]Cannot close:[/] {err}", highlight=False)
         raise typer.Exit(2) from None
     for table, snapshot in sorted(closed.tags.items()):
-        cli.console.print(f"tagged {table} snapshot {snapshot} as {closed.tag}")
+        if snapshot is None:
+            cli.console.print(f"recorded {table} as empty in {closed.tag} (never built: no snapshot to tag)")
+        else:
+            cli.console.print(f"tagged {table} snapshot {snapshot} as {closed.tag}")
 
 
 def reproduce(

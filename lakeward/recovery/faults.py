@@ -28,6 +28,7 @@ POINTS = {
     "stage.end": "step boundary: staging is committed, the step is not yet recorded",
     "mart.start": "step boundary: a mart is about to be rebuilt",
     "mart.end": "step boundary: the mart is committed, the step is not yet recorded",
+    "audit.mid_flush": "the run's step records are committed to audit.runs, their journal is not yet removed",
     "run.end": "every step is recorded, the run's own closing record is not",
     "backfill.chunk_done": "a backfill window is complete, its progress not yet saved",
 }

@@ -2,7 +2,9 @@
 
 A run opens with a `run` record (status `running`, its pid and plan) and closes with one saying how it
 ended. A run that never closed died: the next run (or `lakeward status`) marks it `crashed`, fires an
-alert with the exact recovery command, and the next run removes what it left half-written.
+alert with the exact recovery command, and the next run removes what it left half-written. Step records
+are journaled as steps end and committed in one append per run (recovery/trail.py); a dead run's journal
+is committed before it is marked crashed.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from pyiceberg.expressions import EqualTo
 from lakeward import audit
 from lakeward.home import Home
 from lakeward.lake.catalog import load_table
-from lakeward.recovery import alerts, cleanup, faults
+from lakeward.recovery import alerts, cleanup, faults, trail
 
 RUN_STEP = "run"
 CLEANUP_MARKER = "cleanup.pending"
 _guard = threading.Lock()
 _holders = 0
 _handle = None
+_trails: dict[str, trail.Trail] = {}  # run id -> the step records it has not committed yet
 
 
 def acquire(home: Home) -> bool:
@@ -98,9 +101,16 @@ def recovery_command(run_id: str) -> str:
     return f"lakeward rerun --run {run_id}"
 
 
+def settle(home: Home, catalog: Catalog) -> list[OpenRun]:
+    """Commit the step records dead runs journaled but never committed; returns the dead unclosed runs."""
+    runs = unclosed(catalog)
+    trail.recover(home, catalog, keep={r.run_id for r in runs if r.alive} | set(_trails))
+    return [r for r in runs if not r.alive]
+
+
 def mark_crashed(home: Home, catalog: Catalog, meta: dict) -> list[OpenRun]:
-    """Close every dead unclosed run as `crashed` and alert once for each."""
-    dead = [r for r in unclosed(catalog) if not r.alive]
+    """Close every dead unclosed run as `crashed`, its journaled steps first, and alert once for each."""
+    dead = settle(home, catalog)
     if dead:  # the next run that holds the lock removes what they half-wrote
         (home.root / CLEANUP_MARKER).touch()
     for run in dead:
@@ -127,8 +137,14 @@ def begin(ctx, meta: dict, plan: list[str], recovers: str | None) -> None:
     audit.record(ctx.catalog, audit.StepRecord(
         run_id=ctx.run_id, step=RUN_STEP, kind=RUN_STEP, status="running", **meta, started_at=ctx.now,
         finished_at=datetime.now(UTC), window_start=ctx.start, window_end=ctx.end,
-        details=json.dumps(details, sort_keys=True)))
+        details=json.dumps(details, sort_keys=True)))  # committed at once: it is how a crash is found
+    _trails[ctx.run_id] = trail.Trail(ctx.home, ctx.catalog, ctx.run_id)
     faults.reached("run.start")
+
+
+def record(ctx, step: audit.StepRecord) -> None:
+    """A step's record: journaled now, committed to audit.runs with the run's others (see trail.py)."""
+    _trails[ctx.run_id].add(step)
 
 
 def end(ctx, meta: dict, result, started: datetime) -> None:
@@ -136,6 +152,7 @@ def end(ctx, meta: dict, result, started: datetime) -> None:
     try:
         for fired in alerts.for_run(result, recovery_command(ctx.run_id)):
             alerts.fire(ctx.home, fired)
+        _trails[ctx.run_id].flush()
         faults.reached("run.end")
         failed = result.failed()
         audit.record(ctx.catalog, audit.StepRecord(
@@ -144,6 +161,7 @@ def end(ctx, meta: dict, result, started: datetime) -> None:
             error=f"{failed[0].step.id}: {failed[0].error}" if failed else None,
             rows_out=sum((r.outcome.rows_out or 0) for r in result.results.values() if r.outcome)))
     finally:
+        _trails.pop(ctx.run_id, None)
         release()
 
 

@@ -19,7 +19,7 @@ from lakeward.definition import Definition
 from lakeward.home import Home
 from lakeward.lake.catalog import load_table, open_catalog
 from lakeward.lake.landing import Window
-from lakeward.recovery.lifecycle import RUN_STEP
+from lakeward.recovery import lifecycle
 
 
 class RerunError(ValueError):
@@ -38,12 +38,12 @@ class Plan:
 def plan(defn: Definition, catalog: Catalog, run_id: str, step: str | None = None) -> Plan:
     table = load_table(catalog, audit.RUNS)
     rows = table.scan(row_filter=EqualTo("run_id", run_id)).to_arrow().to_pylist() if table else []
-    opened = [r for r in rows if r["kind"] == RUN_STEP and r["status"] == "running"]
+    opened = [r for r in rows if r["kind"] == lifecycle.RUN_STEP and r["status"] == "running"]
     if not opened:
         raise RerunError(f"run {run_id} is not in audit.runs (lakeward status lists the runs to recover)")
     info = json.loads(opened[0]["details"])
     planned = set(info["plan"])
-    done = {r["step"] for r in rows if r["kind"] != RUN_STEP and r["status"] == "succeeded"}
+    done = {r["step"] for r in rows if r["kind"] != lifecycle.RUN_STEP and r["status"] == "succeeded"}
     graph = dag.build(defn)
     if step is not None:
         if step not in planned:
@@ -51,7 +51,7 @@ def plan(defn: Definition, catalog: Catalog, run_id: str, step: str | None = Non
         todo = {step}
     else:
         todo = planned - done
-    closed = {r["status"] for r in rows if r["kind"] == RUN_STEP} - {"running"}
+    closed = {r["status"] for r in rows if r["kind"] == lifecycle.RUN_STEP} - {"running"}
     if not todo and "succeeded" in closed:
         raise RerunError(f"run {run_id} succeeded: nothing to rerun")
     todo |= _downstream(graph, todo) & planned
@@ -76,7 +76,9 @@ def _downstream(graph: dict[str, dag.Step], steps: set[str]) -> set[str]:
 def rerun(defn: Definition, home: Home, run_id: str, step: str | None = None, reextract: bool = False,
           now: datetime | None = None, on_event=lambda *a: None) -> runner.RunResult:
     """`reextract` reads the source again for the redone steps instead of replaying their landed batches."""
-    p = plan(defn, open_catalog(home), run_id, step)
+    catalog = open_catalog(home)
+    lifecycle.settle(home, catalog)  # a crashed run's journaled steps count as done: they are not redone
+    p = plan(defn, catalog, run_id, step)
     return runner.run(defn, home, start=p.start, end=p.end, now=now, only=p.steps, windows=p.windows,
                       reextract=reextract,
                       recovers=run_id, triggered_by=f"rerun:{run_id}", on_event=on_event)

@@ -53,6 +53,7 @@ class Sandbox:
     events_truth: object | None = None
     ga4_world: object | None = None  # the GA4 export bucket (lakeward.demo.ga4_world.Ga4World)
     ga4_on_time: dict = field(default_factory=dict)  # per day, the events GA4 had before the late ones came
+    ga4_loaded: dict = field(default_factory=dict)  # per day, the events GA4 had when the setup run loaded it
 
     def simulate_hour(self) -> None:
         with psycopg.connect(self.dsn) as conn:

@@ -130,6 +130,7 @@ def _late_ga4(box) -> None:
     from lakeward.demo.ga4_world import DAY, LATE_HORIZON
 
     box.ga4_on_time = {day: box.ga4_world.counts(day, as_of=box.t1) for day in box.ga4_world.truth}
+    box.ga4_loaded = {day: box.ga4_world.counts(day, as_of=box.t0) for day in box.ga4_world.truth}
     box.ga4_world.export(box.t1 + LATE_HORIZON + DAY)
 
 

@@ -6,6 +6,8 @@ Stripe objects change without a new `created` and carry no update time, so a win
 2. objects created in the window are listed, 100 per page;
 3. where the definition asks, a periodic full refresh re-lists mutable objects created before the
    30-day events horizon, whose changes the Events API can no longer show.
+A deleted customer, product, price or draft invoice can no longer be fetched: its `<object>.deleted`
+event's payload (the last state) becomes a soft delete (`is_deleted`, `deleted_at`).
 Each row gets `version_at`, the latest moment known to be reflected in it (its creation, the newest
 event naming it, or the refresh's window end): staging keeps the row with the highest, so a refund
 weeks later updates its charge and a replayed window never regresses one.
@@ -29,7 +31,7 @@ from lakeward.emulators.stripe_api import EVENTS_HORIZON, RESOURCES
 from lakeward.lake.landing import BatchWriter, Window
 from lakeward.sources import http_retry
 from lakeward.sources.connections import UnresolvedConnection, resolve
-from lakeward.sources.stripe_columns import ColumnError, empty_table, flatten, to_table
+from lakeward.sources.stripe_columns import ColumnError, empty_table, page_columns, to_table
 from lakeward.sources.stripe_pacing import pacer
 from lakeward.sources.target import Target
 
@@ -56,17 +58,19 @@ def extract(
     api = _Api(target, permits or threading.Semaphore(limits.concurrency))
     started = time.perf_counter()
     lo, hi = math.ceil(window.start.timestamp()), math.ceil(window.end.timestamp())
-    found: dict[str, tuple[dict, int]] = {}
+    found: dict[str, tuple[dict, int, int, int | None]] = {}
     lock = threading.Lock()
 
-    def keep(obj: dict, version: int) -> None:
-        row = flatten(obj, spec, resource)  # in the stream's thread, while other streams wait on the network
+    def keep(objs: list[dict], version: Callable[[dict], int], deleted_at: int | None = None) -> None:
+        page = page_columns(objs, spec, resource)  # in the stream's thread, while other streams wait on the network
         with lock:
-            if obj["id"] not in found or found[obj["id"]][1] < version:
-                found[obj["id"]] = (row, version)
+            for i, obj in enumerate(objs):
+                at = version(obj)
+                if deleted_at is not None or obj["id"] not in found or found[obj["id"]][2] < at:
+                    found[obj["id"]] = (page, i, at, deleted_at)
 
     # Events first: a change made while the listing runs then shows in the next window's overlap.
-    changed = api.changed(resource, lo, hi)
+    changed, deleted = api.changed(resource, lo, hi)
     refresh: list[dict] = []
     if spec.full_refresh and _refresh_due(spec, window):
         horizon = math.ceil((window.end - EVENTS_HORIZON).timestamp())
@@ -75,10 +79,11 @@ def extract(
     def listing(numbered: tuple[int, dict]) -> int:
         part, params = numbered
         count = 0
-        for obj in api.pages(resource, params):
+        for objs in api.pages(resource, params):
             # A refreshed object is known as of the window's end; a new one as of its newest event.
-            keep(obj, hi if part >= len(parts) else max(obj["created"], changed.get(obj["id"], 0)))
-            count += 1
+            keep(objs, (lambda obj: hi) if part >= len(parts) else
+                 (lambda obj: max(obj["created"], changed.get(obj["id"], 0))))
+            count += len(objs)
         return count
 
     # Several streams per object, each paging one slice of the window: one request in flight per
@@ -88,12 +93,15 @@ def extract(
     try:
         with ThreadPoolExecutor(max_workers=len(parts) + len(refresh), thread_name_prefix="stripe") as pool:
             counts = list(pool.map(listing, enumerate(parts + refresh)))
-        stale = [obj_id for obj_id in changed if obj_id not in found]
+        stale = [obj_id for obj_id in changed if obj_id not in found and obj_id not in deleted]
         with ThreadPoolExecutor(max_workers=limits.concurrency, thread_name_prefix="stripe") as pool:
             for obj_id, obj in zip(stale, pool.map(lambda i: api.retrieve(resource, i), stale), strict=True):
                 if obj is not None:
-                    keep(obj, changed[obj_id])
-        rows = sorted(found.values(), key=lambda row: (row[0]["created"], row[0]["id"]))
+                    keep([obj], lambda obj, at=changed[obj_id]: at)
+        for at, last in deleted.values():
+            # Gone from Stripe (a retrieve answers 404): its last state, flagged, as of its deletion.
+            keep([last], lambda obj, at=at: at, deleted_at=at)
+        rows = sorted(found.values(), key=lambda row: (row[0]["created"][row[1]], row[0]["id"][row[1]]))
         table, source_columns = to_table(rows, spec, resource) if rows else (empty_table(spec), [])
     except ColumnError as err:
         raise ExtractError(str(err)) from None
@@ -102,7 +110,8 @@ def extract(
         writer.write(batch)
         on_rows(batch.num_rows)
     stats = {"requests": api.requests, "retries": api.retries, "events_changed": len(changed),
-             "refetched": len(stale), "full_refresh": refreshed, "api_version": source.api_version,
+             "refetched": len(stale), "deleted": len(deleted), "full_refresh": refreshed,
+             "api_version": source.api_version,
              "events_gap": window.start.timestamp() < (window.end - EVENTS_HORIZON).timestamp(),
              "source_columns": source_columns, "seconds": round(time.perf_counter() - started, 3)}
     return table.schema, stats
@@ -168,28 +177,35 @@ class _Api:
         # plain JSON (building StripeObjects only to turn them back into dicts costs most of a page's time).
         return self.client.raw_request("get", path, **params).data
 
-    def pages(self, resource: str, params: dict) -> Iterator[dict]:
-        """Every object of a list call, newest first, following `starting_after`."""
+    def pages(self, resource: str, params: dict) -> Iterator[list[dict]]:
+        """Every page of a list call, newest first, following `starting_after`."""
         after = None
         while True:
             query = {**params, "limit": PAGE, **({"starting_after": after} if after else {})}
             page = self._call(resource, f"GET /v1/{resource}", lambda q=query: self._get(f"/v1/{resource}", q))
-            yield from page["data"]
+            if page["data"]:
+                yield page["data"]
             if not page["has_more"] or not page["data"]:
                 return
             after = page["data"][-1]["id"]
 
-    def changed(self, resource: str, lo: int, hi: int) -> dict[str, int]:
-        """The objects of this resource that events in [lo, hi) name, with the newest such event's time."""
+    def changed(self, resource: str, lo: int, hi: int) -> tuple[dict[str, int], dict[str, tuple[int, dict]]]:
+        """The objects of this resource that events in [lo, hi) name, with the newest such event's time; and
+        those deleted, with the deletion's time and the object's last state."""
         kind = EVENT_TYPES[resource]
         if kind is None:
-            return {}
+            return {}, {}
         newest: dict[str, int] = {}
-        for event in self.pages("events", {"created": {"gte": lo, "lt": hi}, "type": kind}):
-            obj = event["data"]["object"]
-            if obj.get("object") == RESOURCES[resource]:
-                newest[obj["id"]] = max(newest.get(obj["id"], 0), event["created"])
-        return newest
+        deleted: dict[str, tuple[int, dict]] = {}
+        gone = f"{RESOURCES[resource]}.deleted"  # customer.subscription.deleted is a cancellation, not this
+        for events in self.pages("events", {"created": {"gte": lo, "lt": hi}, "type": kind}):
+            for event in events:
+                obj = event["data"]["object"]
+                if obj.get("object") == RESOURCES[resource]:
+                    newest[obj["id"]] = max(newest.get(obj["id"], 0), event["created"])
+                    if event["type"] == gone:
+                        deleted[obj["id"]] = (event["created"], obj)
+        return newest, deleted
 
     def retrieve(self, resource: str, obj_id: str) -> dict | None:
         path = f"/v1/{resource}/{quote(obj_id, safe='')}"

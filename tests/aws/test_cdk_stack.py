@@ -93,6 +93,14 @@ def test_one_function_per_api_source_with_powertools_and_reserved_concurrency(t,
     assert len(names) == len(api_sources) + 3  # plus plan, stage and quality
 
 
+def test_stage_and_quality_functions_vendor_powertools_instead_of_the_layer(template):
+    """Their asset (DuckDB, pyiceberg-core) leaves no room for the layer under Lambda's size limit."""
+    functions = {r["Properties"]["FunctionName"]: r["Properties"]
+                 for r in resources(template, "AWS::Lambda::Function").values()}
+    for role in ("stage", "quality"):
+        assert not functions[f"lakeward-dev-{role}"].get("Layers"), role
+
+
 def test_secrets_per_source_hold_no_values(t, template):
     t.resource_count_is("AWS::SecretsManager::Secret", len(RAW["sources"]))
     for secret in resources(template, "AWS::SecretsManager::Secret").values():

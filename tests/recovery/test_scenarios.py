@@ -76,6 +76,11 @@ def test_scenario(name, pg_server, tmp_path, monkeypatch):
         world = box.ga4_world
         assert any(box.ga4_on_time[day] != world.truth[day] for day in world.truth)  # late events did come
         assert {day: _ga4_counts(box, day) for day in world.truth} == dict(world.truth)
+        before = {day: box.ga4_loaded[day].total() for day in world.truth}  # what the setup run staged
+        late = {day.isoformat(): world.truth[day].total() - n for day, n in sorted(before.items())
+                if n and world.truth[day].total() > n}
+        assert late and report.alert["details"]["late_rows"] == late  # the alert names each day and its count
+        assert all(f"{day} +{n}" in report.alert["message"] for day, n in late.items())
 
 
 def _ga4_counts(box, day) -> Counter:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from lakeward import watermark
 from lakeward.demo.stripe_payloads import ts
+from lakeward.lake import engine
 from lakeward.lake.catalog import load_table, open_catalog
 from tests.conftest import warehouse_fingerprint
 from tests.stripe.conftest import OCT1, mismatches, run, staging, stripe_definition
 
 OBJECTS = ("subscriptions", "invoices", "charges")
-OCT2, OCT3 = OCT1 + timedelta(days=1), OCT1 + timedelta(days=2)
+OCT2, OCT3, OCT4 = (OCT1 + timedelta(days=n) for n in (1, 2, 3))
 
 
 def test_rerunning_any_window_leaves_staging_unchanged(account, tmp_path, home):
@@ -50,8 +52,10 @@ def test_added_removed_and_retyped_fields(account, tmp_path, home):
     assert [rows[c]["captured"] for c in charges[:3]] == [None] * 3
     assert rows[charges[3]]["captured"] is not None and rows[charges[3]]["risk_flag"] is None  # not re-read
 
-    # A changed type fails the batch, naming the object, the field and both types; nothing moves.
+    # A changed type fails the batch, naming the object, the field, both types and the quarantine table
+    # that keeps the batch's rows; nothing staged moves.
     before = warehouse_fingerprint(home)
+    captured = world.account.objects["charges"][charges[5]]["amount_captured"]
     world.account.update("charges", charges[5], {"amount_captured": "12.50"}, ts(OCT2 + timedelta(hours=1)),
                          "charge.updated")
     world.account.clock = OCT3
@@ -60,6 +64,29 @@ def test_added_removed_and_retyped_fields(account, tmp_path, home):
     (failed,) = result.failed()
     assert failed.step.id == "stage:stripe.charges"
     assert "staging.stripe__charges" in failed.error and "'amount_captured'" in failed.error
-    assert "int64" in failed.error and "string" in failed.error
-    assert warehouse_fingerprint(home) == before
+    assert "int64" in failed.error and "string" in failed.error and "quarantine.stripe__charges" in failed.error
+    after = warehouse_fingerprint(home)
+    assert {t: f for t, f in after.items() if not t.startswith("quarantine.")} == before
     assert watermark.read(load_table(open_catalog(home), "staging.stripe__charges")) == OCT2
+    extracted = result.results["extract:stripe.charges"].outcome
+    kept = quarantined(home)
+    assert len(kept) == extracted.rows_out == after["quarantine.stripe__charges"][0]
+    assert {(r["batch_id"], r["field"], r["expected_type"], r["found_type"]) for r in kept} == \
+        {(extracted.batch_id, "amount_captured", "int64", "string")}
+    bad = [json.loads(r["raw_row"]) for r in kept if json.loads(r["raw_row"])["id"] == charges[5]]
+    assert [row["amount_captured"] for row in bad] == ["12.50"]
+
+    # Once Stripe sends the field's old type again, the next run stages everything; the quarantine stays.
+    world.account.update("charges", charges[5], {"amount_captured": captured}, ts(OCT3 + timedelta(hours=1)),
+                         "charge.updated")
+    world.account.clock = OCT4
+    result = run(defn, home, OCT4)
+    assert result.ok, [r.error for r in result.failed()]
+    assert mismatches(home, world, "charges") == []
+    assert watermark.read(load_table(open_catalog(home), "staging.stripe__charges")) == OCT4
+    assert len(quarantined(home)) == len(kept)
+
+
+def quarantined(home) -> list[dict]:
+    con = engine.connect(open_catalog(home), ["quarantine.stripe__charges"])
+    return con.sql("SELECT * FROM quarantine.stripe__charges").to_arrow_table().to_pylist()
