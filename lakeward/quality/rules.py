@@ -2,7 +2,8 @@
 
 A table's rules come from `quality/<namespace>.<table>.yaml` (a list under `rules:`), added to the defaults
 every table gets: key uniqueness (block), freshness on the cursor (warn) and the schema contract against
-the published table (block). A declared rule of the same kind and column replaces its default.
+the published table (block). A declared rule of the same kind and column replaces its default; a declared
+unique or freshness rule replaces the default of its kind whatever its column.
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def defaults(key: list[str], cursor: str | None, sla: timedelta, unique: Severit
 
 
 def _identity(rule: Rule) -> tuple[str, str | None]:
-    return rule.kind, rule.column_name if rule.kind != "unique" else None
+    # A table has one key and one notion of fresh: a declared unique or freshness rule replaces the default.
+    return rule.kind, rule.column_name if rule.kind not in ("unique", "freshness") else None
 
 
 def merge_rules(default: list[Rule], declared: list[Rule]) -> list[Rule]:

@@ -33,6 +33,13 @@ def test_a_declared_rule_replaces_its_default_and_adds_to_the_rest(tmp_path):
     assert len(orders.rules) == 10
 
 
+def test_a_declared_load_time_freshness_replaces_the_cursor_default(tmp_path):
+    defn = scenario.write(tmp_path, rules={"staging.postgres__users": [
+        {"kind": "freshness", "basis": "load_time", "sla": "30d"}]})
+    fresh = [r for r in load_rules(defn)["staging.postgres__users"].rules if r.kind == "freshness"]
+    assert [(r.basis, r.column, r.sla) for r in fresh] == [("load_time", None, timedelta(days=30))]
+
+
 @pytest.mark.parametrize(("text", "line", "key", "problem"), [
     ("rules:\n  - kind: not_null\n    column: email\n  - kind: uniq\n    columns: [id]\n", 4, "rules.1",
      "unknown rule kind 'uniq'"),
