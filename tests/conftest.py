@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from lakeward import sql
-from lakeward.definition import Definition
+from lakeward.definition import Definition, staging_table
 from lakeward.demo import embedded_postgres, marketplace
 from lakeward.home import Home
 from lakeward.load_definition import load_definition
@@ -67,6 +67,16 @@ def write_definition(folder: Path, edit=None, sources=("postgres",)) -> Definiti
     path = folder / "pipeline.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return load_definition(path)
+
+
+def copy_quality_rules(defn: Definition) -> Definition:
+    """The repository's quality rules for the tables `defn` publishes, put beside it."""
+    published = {staging_table(s, o) for s, o, _ in defn.objects()} | {f"marts.{m}" for m in defn.marts}
+    (defn.root / "quality").mkdir(exist_ok=True)
+    for rules in (REPO / "quality").glob("*.yaml"):
+        if rules.stem in published:
+            shutil.copy(rules, defn.root / "quality" / rules.name)
+    return defn
 
 
 def _marts_fed_by(raw: dict) -> dict:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 from lakeward.demo.stripe_world import Rates
 from lakeward.lake import engine
 from lakeward.lake.catalog import open_catalog
-from tests.conftest import REPO, write_definition
+from tests.conftest import copy_quality_rules, write_definition
 from tests.stripe.conftest import OCT1, run, start_account
 
 KINDS = ("new", "reactivation", "expansion", "contraction", "churn")
@@ -99,15 +98,12 @@ def movements(dsn, monkeypatch, tmp_path, home, rates: Rates, until, marketplace
     a day at a time with `every_day(world, day_end)` after each day and a run at least every 20 days (well inside
     Stripe's 30-day events horizon)."""
     account = start_account(dsn, monkeypatch, rates=rates)
-    (tmp_path / "quality").mkdir()
-    for rules in (REPO / "quality").glob("*.yaml"):
-        shutil.copy(rules, tmp_path / "quality" / rules.name)
     try:
         def edit(raw: dict) -> None:
             raw["sources"]["stripe"]["initial_start"] = "2026-08-01T00:00:00Z"
             raw["sources"]["stripe"]["retry"] = {"attempts": 8, "base_delay": 0.05, "max_delay": 1}
 
-        defn = write_definition(tmp_path, edit, sources=("postgres", "stripe"))
+        defn = copy_quality_rules(write_definition(tmp_path, edit, sources=("postgres", "stripe")))
         assert "mrr_movements" in defn.marts
         assert run(defn, home, OCT1).ok
         at, last_run = OCT1, OCT1

@@ -6,7 +6,6 @@ Python from the account's true objects and the marketplace database, never from 
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +14,7 @@ import pytest
 
 from lakeward.lake import engine
 from lakeward.lake.catalog import open_catalog
-from tests.conftest import REPO, write_definition
+from tests.conftest import copy_quality_rules, write_definition
 from tests.stripe.conftest import OCT1, run, start_account
 
 DAYS = 1
@@ -25,15 +24,12 @@ DAYS = 1
 def books(marketplace_db, monkeypatch, tmp_path, home):
     """The marketplace and its Stripe account loaded, then a day more of both."""
     account = start_account(marketplace_db, monkeypatch)
-    (tmp_path / "quality").mkdir()
-    for rules in (REPO / "quality").glob("*.yaml"):
-        shutil.copy(rules, tmp_path / "quality" / rules.name)
 
     def edit(raw: dict) -> None:
         raw["sources"]["stripe"]["initial_start"] = "2026-08-01T00:00:00Z"
         raw["sources"]["stripe"]["retry"] = {"attempts": 8, "base_delay": 0.05, "max_delay": 1}
 
-    defn = write_definition(tmp_path, edit, sources=("postgres", "stripe"))
+    defn = copy_quality_rules(write_definition(tmp_path, edit, sources=("postgres", "stripe")))
     try:
         assert run(defn, home, OCT1).ok
         for day in range(DAYS):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -16,7 +15,7 @@ from lakeward.emulators.server import Faults, RateLimit
 from lakeward.emulators.stripe_api import StripeAPI
 from lakeward.lake import engine
 from lakeward.lake.catalog import open_catalog
-from tests.conftest import REPO, write_definition
+from tests.conftest import copy_quality_rules, write_definition
 
 SEP1, OCT1 = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC)
 KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"
@@ -65,11 +64,8 @@ def stripe_definition(folder, edit=None, objects: tuple[str, ...] | None = None)
         raw["marts"] = {}
         if edit:
             edit(raw["sources"]["stripe"])
-    (folder / "quality").mkdir(parents=True, exist_ok=True)
-    for rules in (REPO / "quality").glob("staging.stripe__*.yaml"):
-        if not objects or rules.stem.removeprefix("staging.stripe__") in objects:
-            shutil.copy(rules, folder / "quality" / rules.name)
-    return write_definition(folder, only_stripe, sources=("stripe",))
+    folder.mkdir(parents=True, exist_ok=True)
+    return copy_quality_rules(write_definition(folder, only_stripe, sources=("stripe",)))
 
 
 @pytest.fixture
