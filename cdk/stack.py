@@ -63,13 +63,15 @@ class LakewardStack(cdk.Stack):
             _read_catalog(fns["stage"], catalog, layer,
                           extra=["glue:CreateTable", "glue:UpdateTable", "glue:CreateTableOptimizer",
                                  "glue:GetTableOptimizer"])
-        catalog.optimizer_role.grant_pass_role(fns["stage"])
-        fns["stage"].add_environment("LAKEWARD_OPTIMIZER_ROLE_ARN", catalog.optimizer_role.role_arn)
         bi.grant_query(fns["quality"])
         storage.lake.grant_read(fns["quality"], "staging.db/*")
         storage.lake.grant_read(fns["quality"], "marts.db/*")
-        for layer in ("staging", "marts"):
-            _read_catalog(fns["quality"], catalog, layer)
+        _read_catalog(fns["quality"], catalog, "staging")
+        # The stage function gives each new staging table its optimizers, the quality function each published mart.
+        _read_catalog(fns["quality"], catalog, "marts", extra=["glue:CreateTableOptimizer", "glue:GetTableOptimizer"])
+        for role in ("stage", "quality"):
+            catalog.optimizer_role.grant_pass_role(fns[role])
+            fns[role].add_environment("LAKEWARD_OPTIMIZER_ROLE_ARN", catalog.optimizer_role.role_arn)
         if "marts" in orchestration.machines:
             machine = orchestration.machines["marts"]
             storage.lake.grant_read(machine, "staging.db/*")

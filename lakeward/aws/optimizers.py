@@ -1,8 +1,8 @@
-"""Glue Data Catalog table optimizers for a staging table, enabled once the table exists: compaction,
+"""Glue Data Catalog table optimizers for a staging table or a mart, enabled once the table exists: compaction,
 snapshot retention and orphan file deletion run by Glue, so no job of ours has to maintain Iceberg files.
 moto has no table-optimizer API: the requests are checked against botocore's model of the Glue API instead.
 They are created at run time, not as AWS::Glue::TableOptimizer resources, because that resource needs the
-table to exist at deploy time, and the stage step creates each table from its first batch."""
+table to exist at deploy time, and the stage step (or the first mart build) creates each table."""
 
 from __future__ import annotations
 

@@ -128,7 +128,8 @@ def run(kind: str, task: dict, rt: AwsRuntime, catalog: Catalog, s3=None) -> dic
             outcome = steps.RUNNERS[kind](ctx, step)
     finally:
         shutil.rmtree(home.landing, ignore_errors=True)  # a warm Lambda keeps /tmp between calls
-    if kind == "stage" and rt.optimizer_role and outcome.snapshot_id:
+    # Staged tables and published marts (each Athena MERGE leaves delete files for compaction to fold).
+    if rt.optimizer_role and (outcome.snapshot_id if kind == "stage" else task.get("mart")):
         optimizers.ensure(step.table, rt.optimizer_role)  # type: ignore[arg-type]
     return {"step": step.id, "batch_id": outcome.batch_id, "rows_in": outcome.rows_in, "rows_out": outcome.rows_out,
             "snapshot_id": outcome.snapshot_id,

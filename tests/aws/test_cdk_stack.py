@@ -157,6 +157,24 @@ def test_alarms_page_the_topic_and_each_names_its_runbook(t, template):
     t.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
+def test_stage_and_quality_functions_may_give_their_tables_optimizers(template):
+    """Staging tables get Glue table optimizers from the stage function, marts from the mart gate."""
+    functions = {r["Properties"]["FunctionName"]: r["Properties"]
+                 for r in resources(template, "AWS::Lambda::Function").values()}
+    policies = json.dumps([*resources(template, "AWS::IAM::Policy").values(),
+                           *resources(template, "AWS::IAM::ManagedPolicy").values()])
+    for role, layer in (("stage", "staging"), ("quality", "marts")):
+        function = functions[f"lakeward-dev-{role}"]
+        assert "LAKEWARD_OPTIMIZER_ROLE_ARN" in function["Environment"]["Variables"], role
+        role_ref = function["Role"]["Fn::GetAtt"][0]
+        statements = [s for p in json.loads(policies)
+                      if {"Ref": role_ref} in p["Properties"].get("Roles", [])
+                      for s in p["Properties"]["PolicyDocument"]["Statement"]]
+        granted = json.dumps([s for s in statements if "glue:CreateTableOptimizer" in s["Action"]])
+        assert f"table/{layer}/*" in granted, role
+        assert any(s["Action"] == "iam:PassRole" for s in statements), role
+
+
 def _statements(template: dict, role_name: str) -> list[dict]:
     role = next(k for k, r in resources(template, "AWS::IAM::Role").items()
                 if r["Properties"].get("RoleName") == role_name)
