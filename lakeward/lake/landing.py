@@ -143,7 +143,7 @@ class _Stream:
             self.files.append({"path": path.name, "rows": 0})
             self._file_rows = 0
         self._writer.write_batch(batch)
-        faults.reached("landing.mid_write")
+        faults.reached("landing.mid_write", str(self.folder))
         self._file_rows += batch.num_rows
         self.files[-1]["rows"] += batch.num_rows
         self.rows += batch.num_rows

@@ -33,13 +33,14 @@ POINTS = {
     "backfill.chunk_done": "a backfill window is complete, its progress not yet saved",
 }
 
-_hooks: dict[str, Callable[[], None]] = {}
+_hooks: dict[str, Callable[[str], None]] = {}
 _seen: Counter[str] = Counter()
 _lock = threading.Lock()
 
 
-def reached(point: str) -> None:
-    """Called by the pipeline at a named point: kills the process or runs a hook if one is armed there."""
+def reached(point: str, where: str = "") -> None:
+    """Called by the pipeline at a named point: kills the process or runs a hook if one is armed there.
+    `where` (e.g. a landing batch's folder) lets a hook pick the place it acts on."""
     target = os.environ.get(KILL_VARIABLE)
     hook = _hooks.get(point)
     if not target and hook is None:
@@ -52,12 +53,12 @@ def reached(point: str) -> None:
         if name == point and count == int(nth or 1):
             os.kill(os.getpid(), signal.SIGKILL)
     if hook is not None:
-        hook()
+        hook(where)
 
 
 @contextmanager
-def armed(point: str, hook: Callable[[], None]) -> Iterator[None]:
-    """Run `hook` each time `point` is reached inside this block (in this process)."""
+def armed(point: str, hook: Callable[[str], None]) -> Iterator[None]:
+    """Run `hook(where)` each time `point` is reached inside this block (in this process)."""
     if point not in POINTS:
         raise KeyError(f"unknown fault point {point!r} (known: {', '.join(POINTS)})")
     _hooks[point] = hook

@@ -23,7 +23,7 @@ def test_rerun_redoes_only_the_failed_steps(module_source, tmp_path, monkeypatch
     home = use(monkeypatch, tmp_path / "home", module_source)
     defn = small_definition(tmp_path)
 
-    def refuse() -> None:
+    def refuse(where: str) -> None:
         raise OSError(28, "No space left on device")
     with faults.armed("landing.mid_write", refuse):
         failed = run(defn, home, end=T0, now=NIGHT, sources={"postgres"})
